@@ -1,0 +1,1 @@
+//! Foreign-language bindings for Trellis (UniFFI). Filled in by the bindings work.

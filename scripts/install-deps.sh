@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages Trellis needs to build llama.cpp (cmake, libclang for bindgen),
+# when they are missing. Debian/Ubuntu (apt). Safe to run repeatedly.
+set -euo pipefail
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v c++ >/dev/null || missing+=(g++)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; }
+
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  log "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+log "system packages ok"
