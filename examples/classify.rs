@@ -40,7 +40,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .respond_as::<ReviewLabel>(format!("Review: {review}"))
             .await?
             .content;
-        println!("{review}\n  -> {:?}, topics {:?}\n", label.sentiment, label.topics);
+        println!(
+            "{review}\n  -> {:?}, topics {:?}\n",
+            label.sentiment, label.topics
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! cargo run --release -p trellis --example recipe
 //! ```
 
-use trellis::{GenerationOptions, Generable, Model, Session};
+use trellis::{Generable, GenerationOptions, Model, Session};
 
 /// A recipe.
 #[derive(Debug, Generable)]
@@ -37,13 +37,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = Model::bundled()?;
     let session = Session::new(&model)
         .instructions("You are a chef. You write short, practical recipes.")
-        .options(GenerationOptions { max_tokens: 400, ..Default::default() });
+        .options(GenerationOptions {
+            max_tokens: 400,
+            ..Default::default()
+        });
 
     let prompt = "A simple dinner with lentils.";
     println!("> {prompt}\n");
     let response = session.respond_as::<Recipe>(prompt).await?;
     let recipe = response.content;
-    println!("{} (serves {}, {:?})", recipe.name, recipe.servings, recipe.difficulty);
+    println!(
+        "{} (serves {}, {:?})",
+        recipe.name, recipe.servings, recipe.difficulty
+    );
     println!("Ingredients:");
     for i in &recipe.ingredients {
         println!("  - {i}");

@@ -41,7 +41,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let itinerary = stream.collect().await?;
     println!("\n{n} snapshots; final value: {}", itinerary.title);
     for (i, day) in itinerary.days.iter().enumerate() {
-        println!("  day {}: {} — {}", i + 1, day.city, day.activities.join("; "));
+        println!(
+            "  day {}: {} — {}",
+            i + 1,
+            day.city,
+            day.activities.join("; ")
+        );
     }
     Ok(())
 }

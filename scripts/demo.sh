@@ -8,4 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/install-model.sh >/dev/null
 
-cargo run --release --locked -p trellis --example hello
+cargo build --release --locked -p trellis --examples
+echo "== a plain-text session (examples/hello.rs) =="
+cargo run --release --locked -q -p trellis --example hello
+echo
+echo "== a typed answer (examples/recipe.rs) =="
+cargo run --release --locked -q -p trellis --example recipe

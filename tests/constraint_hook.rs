@@ -245,3 +245,58 @@ async fn constraint_failures_are_typed_errors() {
     assert!(matches!(err, Error::Constraint(_)), "{err}");
     assert!(s.transcript().is_empty(), "failed requests leave no trace");
 }
+
+/// Digits without a length limit in the mask, but which reports itself finished after
+/// `after` tokens: the loop must stop right there (finish reason `Stop`, exactly `after`
+/// tokens) instead of generating up to `max_tokens`, and the session stays usable.
+struct FinishingDigits(Digits, usize);
+
+impl TokenConstraint for FinishingDigits {
+    fn mask(&mut self, mask: &mut [u32]) {
+        self.0.mask(mask)
+    }
+    fn accept(&mut self, token: u32) -> Result<(), String> {
+        self.0.accept(token)
+    }
+    fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+    fn forced_tokens(&mut self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn is_finished(&self) -> bool {
+        self.0.accepted.lock().unwrap().len() >= self.1
+    }
+}
+
+#[tokio::test]
+async fn a_finished_constraint_ends_generation_without_another_step() {
+    let session = Session::new(&model());
+    let (constraint, accepted) = digits(usize::MAX);
+    let options = GenerationOptions {
+        max_tokens: 20,
+        ..Default::default()
+    };
+    let response = session
+        .respond_constrained(
+            "Pick a number:",
+            options,
+            Box::new(FinishingDigits(constraint, 3)),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.finish_reason, FinishReason::Stop);
+    assert_eq!(response.usage.completion_tokens, 3);
+    assert_eq!(accepted.lock().unwrap().len(), 3);
+    assert!(
+        response.content.chars().all(|c| c.is_ascii_digit()),
+        "{:?}",
+        response.content
+    );
+    // The next turn reuses the cache (the unevaluated last token is simply evaluated then).
+    let next = session
+        .respond_with("And another?", options)
+        .await
+        .expect("next turn");
+    assert!(next.usage.cached_tokens > 0);
+}

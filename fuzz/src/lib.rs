@@ -324,24 +324,20 @@ fn run_here<T: Target>(target: &T, config: &Config, log: &mut dyn Write) -> Repo
             *c = Some(schema.clone());
         }
         started_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-        // A stack overflow aborts the process and cannot be caught: leave the input behind
-        // for the deep schemas that are likely to cause one.
+        // A stack overflow aborts the process and cannot be caught: leave every input
+        // behind while it is being compiled, so an abort always names its schema.
         let in_progress = config
             .out_dir
             .join(format!("in-progress-seed{}.json", config.seed));
-        if source == "deep" {
-            save(
-                &config.out_dir,
-                &format!("in-progress-seed{}.json", config.seed),
-                &schema,
-            );
-        }
+        save(
+            &config.out_dir,
+            &format!("in-progress-seed{}.json", config.seed),
+            &json!({"lenient": lenient, "schema": schema}),
+        );
         let t0 = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| target.compile(&schema, lenient)));
         let took = t0.elapsed();
-        if source == "deep" {
-            let _ = std::fs::remove_file(&in_progress);
-        }
+        let _ = std::fs::remove_file(&in_progress);
         started_ms.store(u64::MAX, Ordering::Relaxed);
         if report.slowest.as_ref().is_none_or(|(d, _)| took > *d) {
             report.slowest = Some((took, schema.clone()));

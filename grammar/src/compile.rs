@@ -52,7 +52,7 @@ impl Default for Limits {
             max_schema_nodes: 50_000,
             max_nesting_depth: 256,
             max_stacks: 512,
-            max_schema_depth: 128,
+            max_schema_depth: 64,
         }
     }
 }
@@ -191,6 +191,8 @@ struct Ctx<'a> {
     refs: HashMap<String, RefState>,
     skipped: Vec<Skipped>,
     fuel: usize,
+    /// Current recursion depth of `compile_value` (bounded: see `MAX_COMPILE_DEPTH`).
+    depth: usize,
     any_rule: Option<u32>,
     /// Set while compiling parts that must stay call-free (intersections, `oneOf`).
     no_counted: bool,
@@ -461,6 +463,26 @@ fn translate(hir: &Hir) -> Result<Hir, ()> {
     })
 }
 
+/// Largest expansion of a `pattern` regex (counted repetitions multiplied out) compiled.
+const MAX_PATTERN_EXPANSION: u64 = 20_000;
+
+/// Size of `hir` with every counted repetition multiplied out (saturating).
+fn expanded_size(hir: &Hir) -> u64 {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 0,
+        HirKind::Literal(l) => l.0.len() as u64,
+        HirKind::Class(_) => 1,
+        HirKind::Repetition(r) => {
+            let times = u64::from(r.max.unwrap_or(r.min).max(r.min).max(1));
+            expanded_size(&r.sub).max(1).saturating_mul(times)
+        }
+        HirKind::Capture(c) => expanded_size(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            v.iter().map(expanded_size).fold(0u64, u64::saturating_add)
+        }
+    }
+}
+
 /// Body regex (between the quotes) of a string whose decoded content matches `pattern`
 /// somewhere (unanchored unless `^`/`$`).
 fn pattern_body(pattern: &str) -> Result<Hir, ()> {
@@ -468,6 +490,11 @@ fn pattern_body(pattern: &str) -> Result<Hir, ()> {
         .build()
         .parse(&ecma_to_rust(pattern))
         .map_err(|_| ())?;
+    if expanded_size(&hir) > MAX_PATTERN_EXPANSION {
+        // Counted repetitions expand into automaton states: refuse what would take
+        // unbounded time or memory to compile (e.g. `x{65536}`), instead of hanging.
+        return Err(());
+    }
     let mut items: Vec<Hir> = match hir.kind() {
         HirKind::Concat(v) => v.clone(),
         _ => vec![hir.clone()],
@@ -708,6 +735,10 @@ fn decode_pointer_segment(s: &str) -> Option<String> {
             .replace("~0", "~"),
     )
 }
+
+/// Deepest recursion of the compiler through nested and inlined schemas. Each level takes
+/// a few KiB of stack; this stays well inside a 2 MiB thread stack.
+const MAX_COMPILE_DEPTH: usize = 64;
 
 impl<'a> Ctx<'a> {
     fn burn(&mut self) -> Result<(), CompileError> {
@@ -1002,6 +1033,25 @@ impl<'a> Ctx<'a> {
     }
 
     fn compile_map(&mut self, m: &Map<String, Value>, ptr: &str) -> Result<Hir, CompileError> {
+        if self.depth >= MAX_COMPILE_DEPTH {
+            // Reached through nesting in the document or through `$ref` inlining and
+            // merging (a reference merged with its own referrer, for instance).
+            return Err(CompileError::LimitExceeded {
+                what: format!("schema nesting while compiling (at {ptr})"),
+                limit: MAX_COMPILE_DEPTH,
+            });
+        }
+        self.depth += 1;
+        let result = self.compile_map_inner(m, ptr);
+        self.depth -= 1;
+        result
+    }
+
+    fn compile_map_inner(
+        &mut self,
+        m: &Map<String, Value>,
+        ptr: &str,
+    ) -> Result<Hir, CompileError> {
         self.burn()?;
         let mut m = self.check_keywords(m, ptr)?;
         // $ref
@@ -1118,6 +1168,7 @@ impl<'a> Ctx<'a> {
                     refs: HashMap::new(),
                     skipped: Vec::new(),
                     fuel: self.fuel,
+                    depth: self.depth,
                     any_rule: None,
                     no_counted: false,
                     shared: [None; 3],
@@ -1755,6 +1806,7 @@ pub(crate) fn compile(schema: &Value, opts: &CompileOptions) -> Result<Grammar, 
         refs: HashMap::new(),
         skipped: Vec::new(),
         fuel: 0,
+        depth: 0,
         any_rule: None,
         no_counted: false,
         shared: [None; 3],

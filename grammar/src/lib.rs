@@ -11,10 +11,10 @@
 //! * A [`Matcher`] state is a small set of rule-call stacks. Masks walk a token trie once,
 //!   pruning on the first rejected byte; results are cached per top frame (tokens decided
 //!   without looking below it, plus the few that need the real stack) and per whole
-//!   configuration, so a repeated state costs a copy. Tokens made only of plain string
-//!   characters are added as precomputed slices (all of them, or those of at most `r`
-//!   characters) when the state provably accepts exactly those, and only the remaining
-//!   tokens are walked.
+//!   configuration, so a repeated state costs a copy. Token classes ("slices": plain
+//!   JSON-string text, ASCII letters and digits, lowercase letters and digits) are added as
+//!   precomputed bitsets (all members, or those of at most `r` characters) when the state
+//!   provably treats every class string alike, and only the remaining tokens are walked.
 //!
 //! # Output shape (deliberately stricter than JSON Schema where noted)
 //! * Compact JSON by default ([`Whitespace::Bounded`] allows capped runs).

@@ -46,3 +46,56 @@ fn moderately_deep_schemas_still_compile() {
     }
     assert!(g.accepts(doc.as_bytes()).is_ok());
 }
+
+/// Found by the fuzzer: a `$ref` back to the root inside `patternProperties`, overlapping an
+/// `enum` property, made the compiler recurse through fresh sub-compilations until the stack
+/// overflowed (a process abort). It must be a bounded, typed refusal.
+#[test]
+fn self_referential_enum_filtering_is_refused_not_a_stack_overflow() {
+    let schema = json!({
+        "properties": {"a": {"enum": [true, {}]}},
+        "patternProperties": {"a|b": {"additionalProperties": {"$ref": "#"}}}
+    });
+    // Run on a thread with a small stack, as a test or an async worker might.
+    let err = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || Grammar::from_json_schema(&schema, &CompileOptions::default()))
+        .expect("spawn")
+        .join()
+        .expect("no panic")
+        .expect_err("refused");
+    assert!(matches!(err, CompileError::LimitExceeded { .. }), "{err}");
+}
+
+/// Found by the fuzzer: a `$ref` with a sibling keyword whose target is itself such a
+/// reference was merged into itself again and again.
+#[test]
+fn ref_merged_with_itself_is_refused_not_a_stack_overflow() {
+    let schema = json!({"$defs": {"d0": {"$defs": {"d0": {"$ref": "#/$defs/d0"}}, "$ref": "#/$defs/d0"}},
+                        "$ref": "#/$defs/d0", "allOf": "x"});
+    let result = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || Grammar::from_json_schema(&schema, &CompileOptions::default()))
+        .expect("spawn")
+        .join()
+        .expect("no panic");
+    assert!(result.is_err());
+}
+
+/// The deepest schema the document limit lets through compiles (or is refused) within a
+/// 2 MiB stack.
+#[test]
+fn deepest_admitted_schema_fits_a_small_stack() {
+    for depth in [25, 31, 40] {
+        let schema = nested_objects(depth);
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Grammar::from_json_schema(&schema, &CompileOptions::default()).is_ok())
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+        if depth <= 25 {
+            assert!(outcome, "depth {depth} should compile");
+        }
+    }
+}

@@ -26,4 +26,9 @@ pub trait TokenConstraint: Send {
     fn is_complete(&self) -> bool;
     /// Tokens that are the only possible continuation; fed without sampling. May be empty.
     fn forced_tokens(&mut self) -> Vec<u32>;
+    /// Whether nothing but end of generation can follow: the loop then stops without
+    /// evaluating the last token (saving one forward pass). Defaults to `false`.
+    fn is_finished(&self) -> bool {
+        false
+    }
 }

@@ -37,6 +37,8 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<Box<dyn TokenConstraint>>,
     pub(crate) events: UnboundedSender<Event>,
     pub(crate) want_deltas: bool,
+    /// The session's LoRA adapter and scale for this request.
+    pub(crate) adapter: crate::adapter::Attached,
 }
 
 /// State shared between a session's handles and its worker.
@@ -116,7 +118,13 @@ fn worker_main(model: &Arc<ModelInner>, state: &SharedState, rx: std::sync::mpsc
             mut constraint,
             events,
             want_deltas,
+            adapter,
         } = job;
+        if let Err(e) = engine.apply_adapter(adapter) {
+            drop(busy);
+            let _ = events.unbounded_send(Event::Done(Err(e)));
+            continue;
+        }
         let transcript = state
             .transcript
             .lock()
@@ -154,6 +162,10 @@ pub(crate) struct Engine<'m> {
     n_batch: usize,
     mask: Vec<u32>,
     piece: Vec<u8>,
+    /// The adapter attached to `ctx` (kept alive while attached; dropped after `ctx`).
+    adapter: crate::adapter::Attached,
+    /// The adapters changed: the next decode rebuilds the graph (see `crate::adapter`).
+    reserve_pending: bool,
 }
 
 impl<'m> Engine<'m> {
@@ -167,6 +179,40 @@ impl<'m> Engine<'m> {
             n_batch,
             mask: Vec::new(),
             piece: Vec::new(),
+            adapter: None,
+            reserve_pending: false,
+        }
+    }
+
+    /// Attaches `adapter` to the context unless it is attached already. A change discards
+    /// the KV cache: tokens evaluated with other weights are not valid any more.
+    pub(crate) fn apply_adapter(&mut self, adapter: crate::adapter::Attached) -> Result<()> {
+        if crate::adapter::same_attachment(&self.adapter, &adapter) {
+            self.adapter = adapter;
+            return Ok(());
+        }
+        let set = match (&adapter, &self.adapter) {
+            (Some((a, scale)), _) if *scale != 0.0 => self
+                .ctx
+                .lora_adapter_set(&mut a.llama_handle(), *scale)
+                .map_err(|e| (a.path().to_path_buf(), e.to_string())),
+            (_, Some((old, _))) => self
+                .ctx
+                .lora_adapter_remove(&mut old.llama_handle())
+                .map_err(|e| (old.path().to_path_buf(), e.to_string())),
+            (_, None) => Ok(()),
+        };
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+        self.reserve_pending = true;
+        match set {
+            Ok(()) => {
+                self.adapter = adapter;
+                Ok(())
+            }
+            // The previous adapter stays referenced (the context may still use it); the next
+            // request tries again.
+            Err((path, reason)) => Err(Error::AdapterLoad { path, reason }),
         }
     }
 
@@ -192,7 +238,16 @@ impl<'m> Engine<'m> {
                     .add(t, pos, &[0], logits)
                     .map_err(|e| Error::Decode(e.to_string()))?;
             }
-            if let Err(e) = self.ctx.decode(&mut self.batch) {
+            let decoded = {
+                // After an adapter change llama.cpp rebuilds the graph in this decode,
+                // reading the model's adapter list (see `crate::adapter`).
+                let _serial = self
+                    .reserve_pending
+                    .then(|| CONTEXT_CREATION.lock().unwrap_or_else(|p| p.into_inner()));
+                self.ctx.decode(&mut self.batch)
+            };
+            self.reserve_pending = false;
+            if let Err(e) = decoded {
                 // The cache state is unknown now: start from scratch next time.
                 self.ctx.clear_kv_cache();
                 self.cached.clear();
@@ -299,6 +354,11 @@ impl<'m> Engine<'m> {
                             break 'generation;
                         }
                     }
+                    if c.is_finished() {
+                        // Nothing can follow: no need to evaluate the forced tokens.
+                        finish = FinishReason::Stop;
+                        break 'generation;
+                    }
                     self.feed(&feed)?;
                     continue;
                 }
@@ -346,6 +406,12 @@ impl<'m> Engine<'m> {
             model.piece(token, &mut self.piece);
             completion += 1;
             if out.push(&self.piece) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            if constraint.as_deref().is_some_and(|c| c.is_finished()) {
+                // The answer is complete and nothing can follow: stop without evaluating
+                // the last token only to sample end of generation.
                 finish = FinishReason::Stop;
                 break;
             }

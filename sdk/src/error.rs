@@ -151,6 +151,64 @@ pub enum Error {
         /// Why decoding failed.
         reason: String,
     },
+
+    /// A LoRA adapter file was refused before llama.cpp saw it (not a GGUF file, a base
+    /// model instead of an adapter, another architecture, a target missing from the model,
+    /// a wrong shape, ...). The [`trellis_lora::LoraError`] names the cause.
+    #[error("LoRA adapter {}: {source}", path.display())]
+    Adapter {
+        /// The adapter file.
+        path: PathBuf,
+        /// What is wrong with it (boxed: the error names tensors and shapes).
+        #[source]
+        source: Box<trellis_lora::LoraError>,
+    },
+
+    /// llama.cpp refused an adapter that passed validation.
+    #[error("llama.cpp could not load the LoRA adapter {}: {reason}", path.display())]
+    AdapterLoad {
+        /// The adapter file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// An adapter loaded for one model was attached to a session of another model.
+    #[error("the LoRA adapter {} was loaded for another model than {}", adapter.display(), model.display())]
+    AdapterModelMismatch {
+        /// The adapter file.
+        adapter: PathBuf,
+        /// The session's model file.
+        model: PathBuf,
+    },
+
+    /// A tool's `call` failed (or its arguments did not decode). With
+    /// [`ToolErrorPolicy::ReportToModel`](crate::ToolErrorPolicy) the message goes back to
+    /// the model instead.
+    #[error("tool `{tool}` failed: {source}")]
+    ToolCall {
+        /// The tool's name.
+        tool: String,
+        /// What the tool reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The model still asked for tools after the maximum number of tool rounds.
+    #[error("the model still called tools after {rounds} rounds (see ToolOptions::max_rounds)")]
+    ToolRoundsExceeded {
+        /// The limit that was reached.
+        rounds: usize,
+    },
+
+    /// A tool cannot be offered to the model (empty or duplicate name, unusable schema).
+    #[error("invalid tool `{tool}`: {reason}")]
+    InvalidTool {
+        /// The tool's name.
+        tool: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Result type of the SDK.

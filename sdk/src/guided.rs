@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::Stream;
 use trellis_grammar::{CompileOptions, Grammar, Matcher, TokenMask, TokenizedGrammar, Vocabulary};
@@ -80,12 +81,32 @@ impl GuidedCache {
     }
 }
 
+/// Where the grammar's time went during one guided request (for benchmarks; see
+/// [`Session::respond_with_schema_profiled`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuidedProfile {
+    /// Tokens fed by fast-forward (returned by `forced_tokens`), not sampled.
+    pub forced_tokens: usize,
+    /// Runs of forced tokens (each is fed to the model as one batch).
+    pub forced_runs: usize,
+    /// Number of mask computations (one per sampled token, plus one for a final stop).
+    pub mask_calls: usize,
+    /// Time spent computing token masks (`TokenConstraint::mask`).
+    pub mask_duration: Duration,
+    /// Time spent working out forced tokens (forced bytes, tokenization, matcher probe).
+    pub forced_duration: Duration,
+    /// Time spent advancing the matcher with chosen tokens (`TokenConstraint::accept`).
+    pub accept_duration: Duration,
+}
+
 /// The grammar as a decoding constraint for one request.
 pub(crate) struct GrammarConstraint {
     matcher: Matcher,
     mask: TokenMask,
     model: Model,
     fast_forward: bool,
+    profile: Option<Arc<Mutex<GuidedProfile>>>,
 }
 
 impl GrammarConstraint {
@@ -95,12 +116,63 @@ impl GrammarConstraint {
             mask: TokenMask::new(grammar.vocabulary().len()),
             model: model.clone(),
             fast_forward,
+            profile: None,
         }
+    }
+
+    /// Adds the time since `start` to the profile, if one is kept.
+    fn record(&self, start: Option<Instant>, what: fn(&mut GuidedProfile, Duration)) {
+        if let (Some(start), Some(p)) = (start, &self.profile) {
+            let elapsed = start.elapsed();
+            what(&mut p.lock().unwrap_or_else(|e| e.into_inner()), elapsed);
+        }
+    }
+
+    fn clock(&self) -> Option<Instant> {
+        self.profile.as_ref().map(|_| Instant::now())
     }
 }
 
 impl TokenConstraint for GrammarConstraint {
     fn mask(&mut self, allowed: &mut [u32]) {
+        let start = self.clock();
+        self.mask_inner(allowed);
+        self.record(start, |p, d| {
+            p.mask_calls += 1;
+            p.mask_duration += d;
+        });
+    }
+
+    fn accept(&mut self, token: u32) -> std::result::Result<(), String> {
+        let start = self.clock();
+        let r = self.matcher.consume(token).map_err(|e| e.to_string());
+        self.record(start, |p, d| p.accept_duration += d);
+        r
+    }
+
+    fn is_complete(&self) -> bool {
+        self.matcher.is_accepting()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.matcher.is_finished()
+    }
+
+    fn forced_tokens(&mut self) -> Vec<u32> {
+        let start = self.clock();
+        let tokens = self.forced_inner();
+        if let Some(p) = &self.profile {
+            let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+            p.forced_tokens += tokens.len();
+            p.forced_runs += usize::from(!tokens.is_empty());
+        }
+        self.record(start, |p, d| p.forced_duration += d);
+        tokens
+    }
+}
+
+impl GrammarConstraint {
+    fn mask_inner(&mut self, allowed: &mut [u32]) {
         self.matcher.compute_mask(&mut self.mask);
         for (a, m) in allowed.iter_mut().zip(self.mask.words()) {
             *a &= *m;
@@ -112,20 +184,12 @@ impl TokenConstraint for GrammarConstraint {
         }
     }
 
-    fn accept(&mut self, token: u32) -> std::result::Result<(), String> {
-        self.matcher.consume(token).map_err(|e| e.to_string())
-    }
-
-    fn is_complete(&self) -> bool {
-        self.matcher.is_accepting()
-    }
-
     /// The only possible continuation, tokenized the way the model would tokenize it.
     ///
     /// The last token of that tokenization is held back (the model may merge it with what
     /// follows, e.g. `"order` + `Id"` → `"orderId"`), unless nothing can follow. Every token
     /// is checked against the matcher; the first one it refuses ends the run.
-    fn forced_tokens(&mut self) -> Vec<u32> {
+    fn forced_inner(&mut self) -> Vec<u32> {
         if !self.fast_forward {
             return Vec::new();
         }
@@ -254,9 +318,13 @@ impl Session {
         prompt: impl Into<String>,
         options: GuidedOptions,
     ) -> Result<Response<T>> {
+        if self.has_tools() {
+            // With tools, the answer comes out of the tool loop (which may call tools first).
+            return self.respond_as_with_tools::<T>(prompt).await;
+        }
         let schema = GenerationSchema::of::<T>();
         let response = self
-            .respond_guided(prompt.into(), schema.as_json(), options)
+            .respond_guided(prompt.into(), schema.as_json(), options, None)
             .await?;
         let content = decode::<T>(&response.content)?;
         Ok(Response {
@@ -276,8 +344,28 @@ impl Session {
         prompt: impl Into<String>,
         schema: &GenerationSchema,
     ) -> Result<Response<GeneratedContent>> {
+        self.respond_with_schema_profiled(prompt, schema, GuidedOptions::default(), false)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// [`Session::respond_with_schema`] with explicit [`GuidedOptions`], optionally
+    /// measuring where the grammar's time went (`profile`; the profile is all zeros when
+    /// `profile` is false). For benchmarks; not a stable API.
+    ///
+    /// # Errors
+    /// As [`Session::respond_as`].
+    #[doc(hidden)]
+    pub async fn respond_with_schema_profiled(
+        &self,
+        prompt: impl Into<String>,
+        schema: &GenerationSchema,
+        options: GuidedOptions,
+        profile: bool,
+    ) -> Result<(Response<GeneratedContent>, GuidedProfile)> {
+        let kept = profile.then(|| Arc::new(Mutex::new(GuidedProfile::default())));
         let response = self
-            .respond_guided(prompt.into(), schema.as_json(), GuidedOptions::default())
+            .respond_guided(prompt.into(), schema.as_json(), options, kept.clone())
             .await?;
         let content = GeneratedContent::from_json_str(&response.content).map_err(|e| {
             Error::InvalidOutput {
@@ -285,11 +373,17 @@ impl Session {
                 reason: e.to_string(),
             }
         })?;
-        Ok(Response {
-            content,
-            usage: response.usage,
-            finish_reason: response.finish_reason,
-        })
+        let profile = kept
+            .map(|p| *p.lock().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_default();
+        Ok((
+            Response {
+                content,
+                usage: response.usage,
+                finish_reason: response.finish_reason,
+            },
+            profile,
+        ))
     }
 
     async fn respond_guided(
@@ -297,10 +391,12 @@ impl Session {
         prompt: String,
         schema: &serde_json::Value,
         options: GuidedOptions,
+        profile: Option<Arc<Mutex<GuidedProfile>>>,
     ) -> Result<Response<String>> {
         let model = self.model().clone();
         let grammar = model.guided().grammar(&model, schema)?;
-        let constraint = GrammarConstraint::new(&grammar, &model, options.fast_forward);
+        let mut constraint = GrammarConstraint::new(&grammar, &model, options.fast_forward);
+        constraint.profile = profile;
         let prompt = guided_prompt(prompt, schema, options);
         let response = self
             .respond_constrained(prompt, self.generation_options(), Box::new(constraint))
@@ -451,5 +547,68 @@ impl<T: Generable> Stream for SnapshotStream<T> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GenerationOptions, ModelOptions, Sampling};
+
+    fn model() -> Model {
+        Model::bundled_with(ModelOptions {
+            context_size: 1024,
+            threads: 2,
+            ..Default::default()
+        })
+        .expect("bundled model (run `bash scripts/install-model.sh`)")
+    }
+
+    #[tokio::test]
+    async fn profile_counts_forced_tokens_and_mask_time() {
+        let model = model();
+        let schema = GenerationSchema::from_json(serde_json::json!({
+            "type": "object",
+            "properties": {
+                "first_property_name": {"type": "boolean"},
+                "second_property_name": {"type": "boolean"}
+            },
+            "required": ["first_property_name", "second_property_name"],
+            "additionalProperties": false
+        }))
+        .unwrap();
+        let session = Session::new(&model).options(GenerationOptions {
+            sampling: Sampling::Greedy,
+            max_tokens: 64,
+        });
+        let (profiled, profile) = session
+            .respond_with_schema_profiled("Two flags.", &schema, GuidedOptions::default(), true)
+            .await
+            .unwrap();
+        let usage = profiled.usage;
+        // The property names and punctuation are forced; the booleans are sampled.
+        assert!(profile.forced_tokens > 0, "{profile:?}");
+        assert!(
+            profile.forced_tokens < usage.completion_tokens,
+            "{profile:?}"
+        );
+        assert!(profile.forced_runs >= 1, "{profile:?}");
+        assert!(profile.forced_runs <= profile.forced_tokens, "{profile:?}");
+        // One mask per sampled token, plus the one that lets end-of-generation through.
+        let sampled = usage.completion_tokens - profile.forced_tokens;
+        assert!(profile.mask_calls >= sampled, "{profile:?} {usage:?}");
+        assert!(profile.mask_calls <= sampled + 1, "{profile:?} {usage:?}");
+        assert!(profile.mask_duration > Duration::ZERO);
+        assert!(profile.mask_duration < usage.generation_duration);
+
+        // Without profiling the answer is the same and the profile stays empty.
+        let session = Session::new(&model).options(session.generation_options());
+        let (plain, empty) = session
+            .respond_with_schema_profiled("Two flags.", &schema, GuidedOptions::default(), false)
+            .await
+            .unwrap();
+        assert_eq!(empty, GuidedProfile::default());
+        assert_eq!(plain.content, profiled.content);
+        assert_eq!(plain.usage.completion_tokens, usage.completion_tokens);
     }
 }

@@ -24,6 +24,7 @@
 // Lets `#[derive(Generable)]` (which emits `::trellis::...` paths) work inside this crate.
 extern crate self as trellis;
 
+mod adapter;
 mod backend;
 mod constraint;
 mod cpu;
@@ -35,28 +36,39 @@ mod options;
 mod prompt;
 mod sampler;
 mod session;
+pub mod tools;
 mod transcript;
 mod utf8;
 
+pub use adapter::Adapter;
+/// The attribute to put on `impl Tool for ...` blocks (re-exported from `async-trait`).
+pub use async_trait::async_trait;
 #[doc(hidden)]
 pub use backend::llama_backend;
 #[doc(hidden)]
 pub use constraint::TokenConstraint;
 pub use error::{Error, Result};
 pub use guided::{GuidedOptions, Snapshot, SnapshotStream};
-pub use trellis_macros::Generable;
-pub use trellis_schema::Json;
-pub use trellis_schema::{
-    root_schema, ContentError, ContentKind, DecodeError, DynamicProperty, DynamicSchema,
-    Generable, GeneratedContent, GenerationSchema, PartialJsonError, PartialJsonParser,
-    SchemaError, SchemaGenerator,
-};
-#[doc(hidden)]
-pub use trellis_schema::__private;
 pub use model::{cache_dir, Model, BUNDLED_MODEL_FILE, INSTALL_COMMAND};
 pub use options::{GenerationOptions, ModelOptions, Sampling};
 pub use session::{FinishReason, Response, ResponseFuture, ResponseStream, Session, Usage};
+pub use tools::{
+    run_tool_calls, BoxError, DynamicTool, ErasedTool, Tool, ToolCall, ToolChoice, ToolDefinition,
+    ToolErrorPolicy, ToolEvent, ToolEventStream, ToolOptions,
+};
 pub use transcript::{Entry, Transcript};
+pub use trellis_macros::Generable;
+#[doc(hidden)]
+pub use trellis_schema::__private;
+pub use trellis_schema::Json;
+pub use trellis_schema::{
+    root_schema, ContentError, ContentKind, DecodeError, DynamicProperty, DynamicSchema, Generable,
+    GeneratedContent, GenerationSchema, PartialJsonError, PartialJsonParser, SchemaError,
+    SchemaGenerator,
+};
+
+/// LoRA adapter files: inspect, validate, write, convert (the `trellis-lora` crate).
+pub use trellis_lora as lora;
 
 /// JSON Schema to token-mask matching (the `trellis-grammar` crate).
 pub use trellis_grammar as grammar;

@@ -21,12 +21,35 @@ pub(crate) fn render(
 
 fn messages(transcript: &Transcript, prompt: &str) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    for entry in transcript.entries() {
-        match entry {
-            Entry::Instructions { text } => out.push(("system", text.clone())),
+    let mut system = transcript.instructions().map(str::to_owned);
+    if let Some(defs) = transcript.tool_definitions() {
+        let section = crate::tools::tools_section(defs);
+        system = Some(match system {
+            Some(s) => format!("{s}\n\n{section}"),
+            None => section,
+        });
+    }
+    if let Some(system) = system {
+        out.push(("system", system));
+    }
+    let entries = transcript.entries();
+    let mut i = 0;
+    while i < entries.len() {
+        match &entries[i] {
+            Entry::Instructions { .. } | Entry::Tools { .. } => {}
             Entry::Prompt { text } => out.push(("user", text.clone())),
             Entry::Response { text } => out.push(("assistant", text.clone())),
+            Entry::ToolCalls { calls } => {
+                out.push(("assistant", crate::tools::tool_calls_text(calls)))
+            }
+            Entry::ToolOutput { .. } => {
+                let (text, n) = crate::tools::tool_outputs_text_at(&entries[i..]);
+                out.push(("user", text));
+                i += n;
+                continue;
+            }
         }
+        i += 1;
     }
     out.push(("user", prompt.to_owned()));
     out
@@ -88,9 +111,27 @@ fn render_turns(
         text.push_str(instructions);
         text.push_str("\n\n");
     }
-    for entry in transcript.entries() {
+    if let Some(defs) = transcript.tool_definitions() {
+        text.push_str(&crate::tools::tools_section(defs));
+        text.push_str("\n\n");
+    }
+    let entries = transcript.entries();
+    for (i, entry) in entries.iter().enumerate() {
         match entry {
-            Entry::Instructions { .. } => {}
+            Entry::Instructions { .. } | Entry::Tools { .. } => {}
+            Entry::ToolCalls { calls } => {
+                text.push_str("A: ");
+                text.push_str(&crate::tools::tool_calls_text(calls));
+                text.push_str("\n\n");
+            }
+            Entry::ToolOutput { .. } => {
+                // A run of outputs is one turn, rendered at its first entry.
+                if i == 0 || !matches!(entries[i - 1], Entry::ToolOutput { .. }) {
+                    text.push_str("Q: ");
+                    text.push_str(&crate::tools::tool_outputs_text_at(&entries[i..]).0);
+                    text.push('\n');
+                }
+            }
             Entry::Prompt { text: p } => {
                 text.push_str("Q: ");
                 text.push_str(p);

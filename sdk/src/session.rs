@@ -112,6 +112,8 @@ struct SessionInner {
     state: Arc<SharedState>,
     options: Mutex<GenerationOptions>,
     worker: Option<std::sync::mpsc::Sender<Job>>,
+    tools: Mutex<crate::tools::ToolState>,
+    adapter: Mutex<crate::adapter::Attached>,
 }
 
 /// A conversation with a model: a cheap, thread-safe handle (clones share the conversation).
@@ -194,6 +196,8 @@ impl Session {
                 state,
                 options: Mutex::new(GenerationOptions::default()),
                 worker,
+                tools: Mutex::default(),
+                adapter: Mutex::new(None),
             }),
         }
     }
@@ -213,6 +217,49 @@ impl Session {
     pub fn options(self, options: GenerationOptions) -> Self {
         *self.inner.options.lock().unwrap_or_else(|p| p.into_inner()) = options;
         self
+    }
+
+    /// Attaches a LoRA adapter with `scale` (`1.0` applies it as trained; the effective
+    /// factor is `scale × alpha / rank`), replacing an attached one. Sessions of one model
+    /// can use different adapters, or none, at the same time.
+    ///
+    /// An adapter of another model or a non-finite scale makes requests fail with
+    /// [`Error::AdapterModelMismatch`] or [`Error::InvalidOptions`].
+    ///
+    /// ```no_run
+    /// # fn main() -> trellis::Result<()> {
+    /// let model = trellis::Model::bundled()?;
+    /// let adapter = trellis::Adapter::load(&model, "my-adapter.gguf")?;
+    /// let session = trellis::Session::new(&model).adapter(&adapter, 0.5);
+    /// # Ok(()) }
+    /// ```
+    pub fn adapter(self, adapter: &crate::Adapter, scale: f32) -> Self {
+        *self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((adapter.clone(), scale));
+        self
+    }
+
+    /// Attaches (`Some((adapter, scale))`) or detaches (`None`) a LoRA adapter from the next
+    /// request on; a running request is not affected. The conversation is kept, but its
+    /// cached tokens were computed with other weights: the next request evaluates the whole
+    /// conversation again.
+    ///
+    /// # Errors
+    /// [`Error::AdapterModelMismatch`] for an adapter loaded for another model,
+    /// [`Error::InvalidOptions`] for a non-finite scale; the attachment is then unchanged.
+    pub fn set_adapter(&self, adapter: Option<(crate::Adapter, f32)>) -> Result<()> {
+        crate::adapter::check_attachment(&self.inner.model, &adapter)?;
+        *self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner()) = adapter;
+        Ok(())
+    }
+
+    /// The attached LoRA adapter and its scale.
+    pub fn attached_adapter(&self) -> Option<(crate::Adapter, f32)> {
+        self.inner
+            .adapter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The session's default generation options.
@@ -272,8 +319,21 @@ impl Session {
         prompt: impl Into<String>,
         options: GenerationOptions,
     ) -> ResponseFuture {
+        if self.has_tools() {
+            // With tools registered, answers go through the tool loop (see `Session::tools`).
+            let session = self.clone();
+            let prompt = prompt.into();
+            return Box::pin(
+                async move { session.respond_with_tools_using(prompt, options).await },
+            );
+        }
         let started = self.start(prompt.into(), options, None, false);
         Box::pin(async move { finish(started?).await })
+    }
+
+    /// The session's tools and the shared transcript (for the tool loop).
+    pub(crate) fn tool_parts(&self) -> (&Mutex<crate::tools::ToolState>, &Mutex<Transcript>) {
+        (&self.inner.tools, &self.inner.state.transcript)
     }
 
     /// Answers `prompt` with decoding restricted by `constraint` (the grammar hook).
@@ -345,6 +405,8 @@ impl Session {
         want_deltas: bool,
     ) -> Result<UnboundedReceiver<Event>> {
         options.validate()?;
+        let adapter = self.attached_adapter();
+        crate::adapter::check_attachment(&self.inner.model, &adapter)?;
         let Some(worker) = &self.inner.worker else {
             return Err(Error::EngineStopped);
         };
@@ -363,6 +425,7 @@ impl Session {
             constraint,
             events,
             want_deltas,
+            adapter,
         };
         if worker.send(job).is_err() {
             state.busy.store(false, Ordering::Release);

@@ -25,6 +25,25 @@ pub enum Entry {
         /// The response text.
         text: String,
     },
+    /// The tools the model is told about (see [`Session::tools`](crate::Session::tools));
+    /// at most one, right after the instructions.
+    Tools {
+        /// Name, description and (optionally) argument schema of each tool.
+        definitions: Vec<crate::tools::ToolDefinition>,
+    },
+    /// The model asked for one or more tool calls (in this order).
+    ToolCalls {
+        /// The calls.
+        calls: Vec<crate::tools::ToolCall>,
+    },
+    /// The output of one tool call; one entry per call, in call order, after the
+    /// [`Entry::ToolCalls`] they answer.
+    ToolOutput {
+        /// The tool's name.
+        tool: String,
+        /// What the tool returned: a JSON string for text, any JSON value otherwise.
+        output: serde_json::Value,
+    },
 }
 
 /// The entries of a conversation, in order. Serializable, so a conversation can be saved and
@@ -73,6 +92,28 @@ impl Transcript {
         self.entries
             .retain(|e| !matches!(e, Entry::Instructions { .. }));
         self.entries.insert(0, Entry::Instructions { text });
+    }
+
+    /// Replaces the tool definitions (or inserts them right after the instructions).
+    pub(crate) fn set_tools(&mut self, definitions: Vec<crate::tools::ToolDefinition>) {
+        self.entries.retain(|e| !matches!(e, Entry::Tools { .. }));
+        let at = usize::from(matches!(
+            self.entries.first(),
+            Some(Entry::Instructions { .. })
+        ));
+        self.entries.insert(at, Entry::Tools { definitions });
+    }
+
+    /// The tool definitions, if the transcript has them.
+    pub fn tool_definitions(&self) -> Option<&[crate::tools::ToolDefinition]> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::Tools { definitions } => Some(definitions.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.entries
     }
 
     /// Number of entries.

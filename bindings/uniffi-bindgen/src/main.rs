@@ -1,0 +1,6 @@
+//! The UniFFI binding generator, pinned to the workspace's uniffi version.
+//! Run through `scripts/gen-bindings.sh`.
+
+fn main() {
+    uniffi::uniffi_bindgen_main()
+}
