@@ -129,7 +129,9 @@ pub enum TrellisError {
         reason: String,
     },
     /// A second request was sent while the session was still answering.
-    #[error("the session is already producing a response; wait for it before sending another request")]
+    #[error(
+        "the session is already producing a response; wait for it before sending another request"
+    )]
     ConcurrentRequests,
     /// The conversation does not fit in the context window.
     #[error("exceeded the context window: {used} tokens needed, the context holds {limit}")]
@@ -366,11 +368,14 @@ fn guard<T>(f: impl FnOnce() -> Result<T, TrellisError>) -> Result<T, TrellisErr
 async fn guard_async<T>(
     f: impl Future<Output = Result<T, TrellisError>>,
 ) -> Result<T, TrellisError> {
-    AssertUnwindSafe(f).catch_unwind().await.unwrap_or_else(|p| {
-        Err(TrellisError::Internal {
-            reason: panic_reason(p),
+    AssertUnwindSafe(f)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|p| {
+            Err(TrellisError::Internal {
+                reason: panic_reason(p),
+            })
         })
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,7 +579,7 @@ impl Model {
     #[uniffi::constructor]
     pub fn load(path: String, options: Option<ModelOptions>) -> Result<Arc<Self>, TrellisError> {
         guard(|| {
-            let options = options.map(Into::into).unwrap_or_default();
+            let options: trellis::ModelOptions = options.map(Into::into).unwrap_or_default();
             Ok(Arc::new(Model {
                 inner: trellis::Model::load(path, options)?,
             }))
@@ -920,12 +925,15 @@ mod tests {
     #[test]
     fn panics_become_internal_errors() {
         let r: Result<(), TrellisError> = guard(|| panic!("kaboom"));
-        assert!(matches!(r, Err(TrellisError::Internal { ref reason }) if reason.contains("kaboom")));
+        assert!(
+            matches!(r, Err(TrellisError::Internal { ref reason }) if reason.contains("kaboom"))
+        );
 
-        let r: Result<(), TrellisError> = futures::executor::block_on(guard_async(async {
-            panic!("async {}", "kaboom")
-        }));
-        assert!(matches!(r, Err(TrellisError::Internal { ref reason }) if reason.contains("async kaboom")));
+        let r: Result<(), TrellisError> =
+            futures::executor::block_on(guard_async(async { panic!("async {}", "kaboom") }));
+        assert!(
+            matches!(r, Err(TrellisError::Internal { ref reason }) if reason.contains("async kaboom"))
+        );
     }
 
     #[test]

@@ -736,6 +736,10 @@ fn decode_pointer_segment(s: &str) -> Option<String> {
     )
 }
 
+/// Most significant digits a `minimum`/`maximum` bound may have (integer and fraction
+/// digits together); enough for any 64-bit integer and any practical decimal.
+const MAX_BOUND_DIGITS: usize = 48;
+
 /// Deepest recursion of the compiler through nested and inlined schemas. Each level takes
 /// a few KiB of stack; this stays well inside a 2 MiB thread stack.
 const MAX_COMPILE_DEPTH: usize = 64;
@@ -1330,6 +1334,15 @@ impl<'a> Ctx<'a> {
                     true,
                     false,
                 );
+            }
+        }
+        for (d, _) in lo.iter().chain(hi.iter()) {
+            // A bound such as 1e300 would spell out hundreds of digits in the grammar.
+            if d.int.len() + d.frac.len() > MAX_BOUND_DIGITS {
+                return Err(CompileError::LimitExceeded {
+                    what: format!("digits in a numeric bound (at {ptr})"),
+                    limit: MAX_BOUND_DIGITS,
+                });
             }
         }
         let mut parts = Vec::new();

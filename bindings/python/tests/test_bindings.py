@@ -9,6 +9,8 @@ import trellis_ffi as ffi
 from conftest import OPTIONS, greedy
 
 PROMPT = "What is the capital of France?"
+# Answers with many deltas (the capital question is answered in a single piece).
+STORY = "Write a long story about a dragon."
 INSTRUCTIONS = "Answer in one short sentence."
 
 
@@ -113,12 +115,12 @@ async def pull_all(stream):
 
 
 def test_pull_stream_matches_respond(model):
-    expected = run(ffi.Session(model, INSTRUCTIONS, greedy(32)).respond(PROMPT)).content
+    expected = run(ffi.Session(model, INSTRUCTIONS, greedy(32)).respond(STORY)).content
 
     session = ffi.Session(model, INSTRUCTIONS, greedy(32))
 
     async def go():
-        stream = await session.stream(PROMPT)
+        stream = await session.stream(STORY)
         deltas = await pull_all(stream)
         # A finished stream keeps answering None.
         assert await stream.next() is None
@@ -135,7 +137,7 @@ def test_pull_stream_cancel_frees_the_session(model):
     session = ffi.Session(model, INSTRUCTIONS, greedy(200))
 
     async def go():
-        stream = await session.stream("Write a long story about a dragon.")
+        stream = await session.stream(STORY)
         first = await stream.next()
         await stream.cancel()
         return first, await stream.next(), session.is_responding()
@@ -159,10 +161,10 @@ class Collector(ffi.StreamObserver):
 
 
 def test_push_stream_delivers_every_delta(model):
-    expected = run(ffi.Session(model, INSTRUCTIONS, greedy(32)).respond(PROMPT)).content
+    expected = run(ffi.Session(model, INSTRUCTIONS, greedy(32)).respond(STORY)).content
     session = ffi.Session(model, INSTRUCTIONS, greedy(32))
     observer = Collector()
-    outcome = run(session.stream_with(PROMPT, observer))
+    outcome = run(session.stream_with(STORY, observer))
     assert not outcome.stopped
     assert outcome.deltas == len(observer.deltas) > 1
     assert outcome.text == "".join(observer.deltas) == expected
@@ -171,7 +173,7 @@ def test_push_stream_delivers_every_delta(model):
 def test_push_stream_stops_when_the_callback_says_so(model):
     session = ffi.Session(model, INSTRUCTIONS, greedy(200))
     observer = Collector(stop_after=2)
-    outcome = run(session.stream_with("Write a long story about a dragon.", observer))
+    outcome = run(session.stream_with(STORY, observer))
     assert outcome.stopped
     assert outcome.deltas == 2 == len(observer.deltas)
     assert not session.is_responding()

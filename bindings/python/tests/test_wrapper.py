@@ -6,14 +6,15 @@ import trellis
 from conftest import greedy
 
 PROMPT = "What is the capital of France?"
+STORY = "Write a long story about a dragon."
 
 
 def test_async_for_over_a_stream(model):
-    expected = asyncio.run(trellis.Session(model, None, greedy(24)).respond(PROMPT)).content
+    expected = asyncio.run(trellis.Session(model, None, greedy(24)).respond(STORY)).content
     session = trellis.Session(model, None, greedy(24))
 
     async def go():
-        return [delta async for delta in session.stream(PROMPT)]
+        return [delta async for delta in session.stream(STORY)]
 
     deltas = asyncio.run(go())
     assert len(deltas) > 1
@@ -24,7 +25,7 @@ def test_leaving_async_with_early_cancels(model):
     session = trellis.Session(model, None, greedy(200))
 
     async def go():
-        async with session.stream("Write a long story about a dragon.") as stream:
+        async with session.stream(STORY) as stream:
             async for delta in stream:
                 assert delta
                 break
