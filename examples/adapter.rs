@@ -1,5 +1,5 @@
 //! LoRA adapters: write a deterministic adapter for the bundled model, load it, and answer
-//! the same prompt with and without it.
+//! the same prompt with and without it, then with a second adapter stacked on top.
 //!
 //! The adapter holds seeded pseudo-random weights (no training), so the adapted answer is
 //! merely *different*, not better — it shows the mechanics. Load a real adapter (GGUF, or a
@@ -93,5 +93,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("adapter detached:    {d}");
     println!("base model:          {b}");
     println!("identical:           {}", d == b);
+
+    // 5. Stack a second adapter (other tensors, other weights) on top of the first, each with
+    //    its own scale: their contributions add up.
+    let second_path = std::env::temp_dir().join("trellis-example-adapter-2.gguf");
+    AdapterWriter::new(&base)
+        .target("blk.*.attn_k.weight")
+        .target("blk.*.ffn_down.weight")
+        .rank(4)
+        .alpha(4.0)
+        .amplitude(0.08)
+        .seed(7)
+        .name("example-adapter-2")
+        .write(&second_path)?;
+    let second = Adapter::load(&model, &second_path)?;
+    let stacked = Session::new(&model)
+        .instructions("Answer in one sentence.")
+        .options(options)
+        .adapter(&adapter, 1.0)
+        .adapter(&second, 0.5);
+    println!("\n> {prompt}");
+    println!(
+        "adapters 1.0 + 0.5:  {}",
+        stacked.respond(prompt).await?.content
+    );
     Ok(())
 }

@@ -231,6 +231,107 @@ async fn concurrent_sessions_with_different_adapters_do_not_affect_each_other() 
     }
 }
 
+#[tokio::test]
+async fn stacked_adapters_add_up_with_their_own_scales() {
+    let (a, b) = (adapter_a(), adapter_b());
+    // A second load of the same file: another adapter with the same weights.
+    let a_again = adapter_a();
+    let base = answer(&session(), PROMPT).await;
+    let full_a = answer(&session().adapter(&a, 1.0), PROMPT).await;
+    let half_a = answer(&session().adapter(&a, 0.5), PROMPT).await;
+    let alone_b = answer(&session().adapter(&b, 1.0), PROMPT).await;
+    let a_then_b = answer(&session().adapter(&a, 1.0).adapter(&b, 1.0), PROMPT).await;
+    eprintln!(
+        "base {base:?}
+a    {full_a:?}
+a/2  {half_a:?}
+b    {alone_b:?}
+a+b  {a_then_b:?}"
+    );
+    assert_ne!(
+        half_a, full_a,
+        "scale 0.5 must differ from 1.0 for this test"
+    );
+
+    // Two halves of the same weights, stacked, act as the whole adapter: both are applied.
+    // (Not bit-identical: llama.cpp adds the two half contributions one after the other, so
+    // rounding differs and a long greedy answer may drift late. It must follow the whole
+    // adapter's answer well past the point where one half alone, or no adapter, leaves it.)
+    let halves = session().adapter(&a, 0.5).adapter(&a_again, 0.5);
+    assert_eq!(halves.attached_adapters().len(), 2);
+    let halves = answer(&halves, PROMPT).await;
+    eprintln!("a/2+a/2 {halves:?}");
+    let agree = |x: &str| {
+        x.bytes()
+            .zip(full_a.bytes())
+            .take_while(|(p, q)| p == q)
+            .count()
+    };
+    assert!(
+        agree(&halves) >= agree(&half_a) + 10 && agree(&halves) >= agree(&base) + 10,
+        "a/2 + a/2 agrees with a for {} bytes, a/2 alone for {}, the base model for {}",
+        agree(&halves),
+        agree(&half_a),
+        agree(&base)
+    );
+
+    // a + b is neither a nor b alone, and the order of attachment does not matter.
+    assert_ne!(a_then_b, full_a);
+    assert_ne!(a_then_b, alone_b);
+    let b_then_a = answer(&session().adapter(&b, 1.0).adapter(&a, 1.0), PROMPT).await;
+    assert_eq!(b_then_a, a_then_b);
+
+    // A stacked adapter at scale 0 contributes nothing.
+    let zero_b = answer(&session().adapter(&a, 1.0).adapter(&b, 0.0), PROMPT).await;
+    assert_eq!(zero_b, full_a);
+
+    // Changing the stack between requests on one session; an empty stack is the base model.
+    let s = session();
+    s.set_adapters(vec![(a.clone(), 1.0), (b.clone(), 1.0)])
+        .unwrap();
+    assert_eq!(answer(&s, PROMPT).await, a_then_b);
+    let s3 = session();
+    s3.set_adapters(vec![(b.clone(), 1.0), (a.clone(), 1.0)])
+        .unwrap();
+    s3.set_adapters(Vec::new()).unwrap();
+    assert_eq!(answer(&s3, PROMPT).await, base);
+
+    // The builder changes the scale of an adapter that is already attached.
+    let rescaled = session().adapter(&a, 1.0).adapter(&a, 0.5);
+    assert_eq!(rescaled.attached_adapters().len(), 1);
+    assert_eq!(answer(&rescaled, PROMPT).await, half_a);
+
+    // Stacked and single-adapter sessions side by side do not affect each other.
+    let (stacked, single) = (
+        session().adapter(&a, 1.0).adapter(&b, 1.0),
+        session().adapter(&b, 1.0),
+    );
+    let (rs, rb) = futures::join!(stacked.respond(PROMPT), single.respond(PROMPT));
+    assert_eq!(rs.unwrap().content, a_then_b);
+    assert_eq!(rb.unwrap().content, alone_b);
+}
+
+#[tokio::test]
+async fn an_adapter_attached_twice_is_refused() {
+    let a = adapter_a();
+    let s = session();
+    let err = s
+        .set_adapters(vec![(a.clone(), 0.5), (a.clone(), 0.5)])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOptions { .. }) && err.to_string().contains("twice"),
+        "{err}"
+    );
+    assert!(
+        s.attached_adapters().is_empty(),
+        "the attachment is unchanged"
+    );
+    let err = s
+        .set_adapters(vec![(a.clone(), 1.0), (adapter_b(), f32::NAN)])
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidOptions { .. }), "{err}");
+}
+
 /// A GGUF adapter written by hand: `tensors` are (name, dims).
 fn hand_written(name: &str, architecture: &str, tensors: &[(&str, &[u64])]) -> PathBuf {
     let path = tmp(name);

@@ -7,13 +7,18 @@
 //! different adapters, or none, at the same time.
 //!
 //! # The unsafe boundary
-//! llama-cpp-2 only loads adapters through `&mut LlamaModel`, but a [`Model`] is shared.
-//! llama.cpp itself only needs the model pointer (it adds the adapter to the model's adapter
-//! list), so this module calls `llama_adapter_lora_init` directly:
+//! llama-cpp-2 only loads adapters through `&mut LlamaModel`, but a [`Model`] is shared, and
+//! it only attaches one adapter per context. llama.cpp itself needs just the model pointer to
+//! load an adapter (it adds the adapter to the model's adapter list) and the context pointer
+//! to attach several (`llama_set_adapters_lora`), so this module calls both directly:
 //!
 //! - the model pointer is read out of `LlamaModel`, which (in the pinned llama-cpp-2 version)
 //!   is `#[repr(transparent)]` over a non-null `llama_model` pointer — checked at compile time
 //!   by a size assertion;
+//! - the context pointer is private in a plain (not `repr(transparent)`) struct of four words:
+//!   [`context_ptr`] finds it at run time and verifies it (see there); if it cannot, one
+//!   adapter still works through llama-cpp-2's own call and a stack gives
+//!   [`Error::AdapterStackingUnavailable`];
 //! - the adapter keeps an `Arc` of the model, so it is freed (`llama_adapter_lora_free`)
 //!   before the model;
 //! - loading and freeing adapters change the model's adapter list, which llama.cpp also reads
@@ -28,8 +33,9 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
-use llama_cpp_sys_2::{llama_adapter_lora, llama_model};
+use llama_cpp_sys_2::{llama_adapter_lora, llama_context, llama_model};
 use trellis_gguf::MetadataValue;
 use trellis_lora::{AdapterInfo, LoraError, LoraTarget};
 
@@ -250,7 +256,8 @@ impl Adapter {
         Arc::ptr_eq(&self.inner.model, &model.inner)
     }
 
-    /// A llama-cpp-2 handle of the loaded adapter, for `LlamaContext::lora_adapter_set`.
+    /// A llama-cpp-2 handle of the loaded adapter, for `LlamaContext::lora_adapter_set`
+    /// (the single-adapter path used when [`context_ptr`] finds no pointer).
     /// The handle has no destructor; it must not outlive `self`.
     pub(crate) fn llama_handle(&self) -> LlamaLoraAdapter {
         // SAFETY: `LlamaLoraAdapter` is `#[repr(transparent)]` over `Ptr<llama_adapter_lora>`,
@@ -262,27 +269,39 @@ impl Adapter {
     }
 }
 
-/// The adapter attached to a session: the adapter and its scale.
-pub(crate) type Attached = Option<(Adapter, f32)>;
+/// The adapters attached to a session, each with its scale, in attachment order.
+pub(crate) type Attached = Vec<(Adapter, f32)>;
 
-/// Whether two attachments give the same computation (same loaded adapter, same scale; a
-/// zero scale counts as no adapter, as in llama.cpp).
-pub(crate) fn same_attachment(a: &Attached, b: &Attached) -> bool {
-    let norm = |x: &Attached| x.as_ref().filter(|(_, s)| *s != 0.0).cloned();
-    match (norm(a), norm(b)) {
-        (None, None) => true,
-        (Some((a, sa)), Some((b, sb))) => a == b && sa.to_bits() == sb.to_bits(),
-        _ => false,
-    }
+/// The attachments that change the computation: zero scales dropped (llama.cpp ignores
+/// them too).
+fn effective(attached: &Attached) -> impl Iterator<Item = &(Adapter, f32)> {
+    attached.iter().filter(|(_, scale)| *scale != 0.0)
 }
 
-/// Checks an attachment for a session of `model`.
+/// Whether two attachments give the same computation: the same loaded adapters with the same
+/// scales, in any order (llama.cpp sums the adapters' contributions), zero scales ignored.
+pub(crate) fn same_attachment(a: &Attached, b: &Attached) -> bool {
+    let key = |x: &Attached| {
+        let mut v: Vec<(usize, u32)> = effective(x)
+            .map(|(adapter, scale)| (Arc::as_ptr(&adapter.inner) as usize, scale.to_bits()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    key(a) == key(b)
+}
+
+/// Checks the adapters attached to a session of `model`: every adapter loaded for `model`,
+/// every scale finite, no adapter twice.
 pub(crate) fn check_attachment(model: &Model, attached: &Attached) -> Result<()> {
-    if let Some((adapter, scale)) = attached {
+    for (i, (adapter, scale)) in attached.iter().enumerate() {
         if !scale.is_finite() {
             return Err(Error::invalid(
                 "adapter scale",
-                format!("must be finite, got {scale}"),
+                format!(
+                    "must be finite, got {scale} for {}",
+                    adapter.path().display()
+                ),
             ));
         }
         if !adapter.belongs_to(model) {
@@ -291,6 +310,100 @@ pub(crate) fn check_attachment(model: &Model, attached: &Attached) -> Result<()>
                 model: model.path().to_path_buf(),
             });
         }
+        if attached[..i].iter().any(|(earlier, _)| earlier == adapter) {
+            return Err(Error::invalid(
+                "adapters",
+                format!(
+                    "{} is attached twice; attach it once with the sum of the scales",
+                    adapter.path().display()
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Sets the adapters of a llama.cpp context, replacing the ones it had (an empty list
+/// detaches all).
+///
+/// `ctx` must be the context pointer found by [`context_ptr`] for a live context of the
+/// model the adapters were loaded for, and the caller must keep every adapter alive while
+/// the context uses it.
+pub(crate) fn set_context_adapters(
+    ctx: NonNull<llama_context>,
+    attached: &Attached,
+) -> std::result::Result<(), i32> {
+    let (mut adapters, mut scales): (Vec<*mut llama_adapter_lora>, Vec<f32>) = effective(attached)
+        .map(|(adapter, scale)| (adapter.inner.ptr.as_ptr(), *scale))
+        .unzip();
+    let (adapters_ptr, scales_ptr) = if adapters.is_empty() {
+        (std::ptr::null_mut(), std::ptr::null_mut())
+    } else {
+        (adapters.as_mut_ptr(), scales.as_mut_ptr())
+    };
+    // SAFETY: `ctx` is a live context (caller contract); the arrays hold `adapters.len()`
+    // valid adapter pointers of the context's model and as many scales (or are null with a
+    // count of 0); llama.cpp copies them into its own map before returning.
+    let code = unsafe {
+        llama_cpp_sys_2::llama_set_adapters_lora(
+            ctx.as_ptr(),
+            adapters_ptr,
+            adapters.len(),
+            scales_ptr,
+        )
+    };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(code)
+    }
+}
+
+// `LlamaContext` is four words in the pinned llama-cpp-2 (0.1.160): the context pointer and
+// an (always empty, we configure no backend samplers) `Vec` of backend samplers; its
+// zero-sized markers take no space. `context_ptr` relies on it.
+const _: () =
+    assert!(std::mem::size_of::<LlamaContext<'static>>() == 4 * std::mem::size_of::<usize>());
+
+/// The raw llama.cpp pointer of `ctx`, or `None` if it cannot be identified.
+///
+/// llama-cpp-2 keeps the pointer private and its only adapter call sets exactly one
+/// adapter; stacking several needs `llama_set_adapters_lora` with the raw pointer. The
+/// struct is the pointer plus an empty `Vec` (checked by the size assertion above). Its
+/// field order is up to the compiler, so the pointer is found at run time: of the four
+/// words, three must be exactly an empty `Vec`'s (two zeros and the element type's
+/// alignment as the dangling pointer) and the fourth is the candidate, which must then
+/// belong to `model` and report the context's size. Anything else gives `None`, and
+/// stacking reports [`Error::AdapterStackingUnavailable`] instead of guessing.
+pub(crate) fn context_ptr(
+    ctx: &LlamaContext<'_>,
+    model: &LlamaModel,
+) -> Option<NonNull<llama_context>> {
+    // SAFETY: `LlamaContext` is exactly four words (asserted above) and plain data; reading
+    // its bytes as integers does not create aliases or run destructors.
+    let words: [usize; 4] = unsafe { std::mem::transmute_copy(ctx) };
+    let dangling = std::mem::align_of::<(i32, llama_cpp_2::sampling::LlamaSampler)>();
+    let mut rest: Vec<usize> = Vec::with_capacity(3);
+    let mut candidate = None;
+    for w in words {
+        if w == 0 || w == dangling {
+            rest.push(w);
+        } else if candidate.replace(w).is_some() {
+            return None;
+        }
+    }
+    rest.sort_unstable();
+    if rest != [0, 0, dangling] {
+        return None;
+    }
+    let ptr = NonNull::new(candidate? as *mut llama_context)?;
+    // SAFETY: by the structure check above the candidate is the context's own pointer (the
+    // only non-trivial word of the struct); these calls only read the context.
+    let (ctx_model, n_ctx) = unsafe {
+        (
+            llama_cpp_sys_2::llama_get_model(ptr.as_ptr()),
+            llama_cpp_sys_2::llama_n_ctx(ptr.as_ptr()),
+        )
+    };
+    (std::ptr::eq(ctx_model, model_ptr(model)) && n_ctx == ctx.n_ctx()).then_some(ptr)
 }

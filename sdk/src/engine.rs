@@ -37,8 +37,8 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<Box<dyn TokenConstraint>>,
     pub(crate) events: UnboundedSender<Event>,
     pub(crate) want_deltas: bool,
-    /// The session's LoRA adapter and scale for this request.
-    pub(crate) adapter: crate::adapter::Attached,
+    /// The session's LoRA adapters and scales for this request.
+    pub(crate) adapters: crate::adapter::Attached,
 }
 
 /// State shared between a session's handles and its worker.
@@ -118,9 +118,9 @@ fn worker_main(model: &Arc<ModelInner>, state: &SharedState, rx: std::sync::mpsc
             mut constraint,
             events,
             want_deltas,
-            adapter,
+            adapters,
         } = job;
-        if let Err(e) = engine.apply_adapter(adapter) {
+        if let Err(e) = engine.apply_adapters(adapters) {
             drop(busy);
             let _ = events.unbounded_send(Event::Done(Err(e)));
             continue;
@@ -162,8 +162,11 @@ pub(crate) struct Engine<'m> {
     n_batch: usize,
     mask: Vec<u32>,
     piece: Vec<u8>,
-    /// The adapter attached to `ctx` (kept alive while attached; dropped after `ctx`).
-    adapter: crate::adapter::Attached,
+    /// The adapters attached to `ctx` (kept alive while attached; dropped after `ctx`).
+    adapters: crate::adapter::Attached,
+    /// llama.cpp's pointer of `ctx`, for stacking adapters (`None`: not identifiable, see
+    /// [`crate::adapter::context_ptr`]).
+    raw_ctx: Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>>,
     /// The adapters changed: the next decode rebuilds the graph (see `crate::adapter`).
     reserve_pending: bool,
 }
@@ -171,6 +174,10 @@ pub(crate) struct Engine<'m> {
 impl<'m> Engine<'m> {
     pub(crate) fn new(model: &'m ModelInner, ctx: LlamaContext<'m>) -> Self {
         let n_batch = (ctx.n_batch() as usize).max(1);
+        let raw_ctx = crate::adapter::context_ptr(&ctx, &model.llama);
+        if raw_ctx.is_none() {
+            tracing::warn!("llama.cpp context pointer not identified: adapter stacking disabled");
+        }
         Engine {
             model,
             ctx,
@@ -179,40 +186,66 @@ impl<'m> Engine<'m> {
             n_batch,
             mask: Vec::new(),
             piece: Vec::new(),
-            adapter: None,
+            adapters: Vec::new(),
+            raw_ctx,
             reserve_pending: false,
         }
     }
 
-    /// Attaches `adapter` to the context unless it is attached already. A change discards
-    /// the KV cache: tokens evaluated with other weights are not valid any more.
-    pub(crate) fn apply_adapter(&mut self, adapter: crate::adapter::Attached) -> Result<()> {
-        if crate::adapter::same_attachment(&self.adapter, &adapter) {
-            self.adapter = adapter;
+    /// Attaches `adapters` to the context unless they are attached already. A change
+    /// discards the KV cache: tokens evaluated with other weights are not valid any more.
+    pub(crate) fn apply_adapters(&mut self, adapters: crate::adapter::Attached) -> Result<()> {
+        if crate::adapter::same_attachment(&self.adapters, &adapters) {
+            self.adapters = adapters;
             return Ok(());
         }
-        let set = match (&adapter, &self.adapter) {
-            (Some((a, scale)), _) if *scale != 0.0 => self
+        let nonzero: Vec<&(crate::Adapter, f32)> =
+            adapters.iter().filter(|(_, s)| *s != 0.0).collect();
+        let set = match (self.raw_ctx, nonzero.as_slice()) {
+            (Some(ctx), _) => {
+                crate::adapter::set_context_adapters(ctx, &adapters).map_err(|code| {
+                    Error::AdapterLoad {
+                        path: nonzero
+                            .first()
+                            .map(|(a, _)| a.path().to_path_buf())
+                            .unwrap_or_default(),
+                        reason: format!("llama_set_adapters_lora returned {code}"),
+                    }
+                })
+            }
+            // Without the raw pointer: llama-cpp-2's single-adapter calls.
+            (None, []) => match self.adapters.first() {
+                Some((old, _)) => self
+                    .ctx
+                    .lora_adapter_remove(&mut old.llama_handle())
+                    .map_err(|e| Error::AdapterLoad {
+                        path: old.path().to_path_buf(),
+                        reason: e.to_string(),
+                    }),
+                None => Ok(()),
+            },
+            (None, [(a, scale)]) => self
                 .ctx
                 .lora_adapter_set(&mut a.llama_handle(), *scale)
-                .map_err(|e| (a.path().to_path_buf(), e.to_string())),
-            (_, Some((old, _))) => self
-                .ctx
-                .lora_adapter_remove(&mut old.llama_handle())
-                .map_err(|e| (old.path().to_path_buf(), e.to_string())),
-            (_, None) => Ok(()),
+                .map_err(|e| Error::AdapterLoad {
+                    path: a.path().to_path_buf(),
+                    reason: e.to_string(),
+                }),
+            (None, several) => Err(Error::AdapterStackingUnavailable {
+                count: several.len(),
+            }),
         };
-        self.ctx.clear_kv_cache();
-        self.cached.clear();
-        self.reserve_pending = true;
         match set {
             Ok(()) => {
-                self.adapter = adapter;
+                self.ctx.clear_kv_cache();
+                self.cached.clear();
+                self.reserve_pending = true;
+                self.adapters = adapters;
                 Ok(())
             }
-            // The previous adapter stays referenced (the context may still use it); the next
-            // request tries again.
-            Err((path, reason)) => Err(Error::AdapterLoad { path, reason }),
+            // The previous adapters stay attached and referenced; the next request tries
+            // again.
+            Err(e) => Err(e),
         }
     }
 

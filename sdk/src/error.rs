@@ -173,6 +173,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// Several LoRA adapters were attached to one session, but the llama.cpp context pointer
+    /// that stacking needs could not be identified in this build of llama-cpp-2 (a single
+    /// adapter still works). See the `adapter` module's unsafe-boundary notes.
+    #[error("stacking {count} LoRA adapters on one session is not available with this llama-cpp-2 build")]
+    AdapterStackingUnavailable {
+        /// How many adapters (with a non-zero scale) were attached.
+        count: usize,
+    },
+
     /// An adapter loaded for one model was attached to a session of another model.
     #[error("the LoRA adapter {} was loaded for another model than {}", adapter.display(), model.display())]
     AdapterModelMismatch {

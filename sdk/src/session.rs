@@ -197,7 +197,7 @@ impl Session {
                 options: Mutex::new(GenerationOptions::default()),
                 worker,
                 tools: Mutex::default(),
-                adapter: Mutex::new(None),
+                adapter: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -220,8 +220,10 @@ impl Session {
     }
 
     /// Attaches a LoRA adapter with `scale` (`1.0` applies it as trained; the effective
-    /// factor is `scale × alpha / rank`), replacing an attached one. Sessions of one model
-    /// can use different adapters, or none, at the same time.
+    /// factor is `scale × alpha / rank`). Sessions of one model can use different adapters,
+    /// or none, at the same time. Calling it again with another adapter stacks the adapters
+    /// (their contributions add up, each with its own scale); with an adapter already
+    /// attached it changes that adapter's scale.
     ///
     /// An adapter of another model or a non-finite scale makes requests fail with
     /// [`Error::AdapterModelMismatch`] or [`Error::InvalidOptions`].
@@ -229,32 +231,72 @@ impl Session {
     /// ```no_run
     /// # fn main() -> trellis::Result<()> {
     /// let model = trellis::Model::bundled()?;
-    /// let adapter = trellis::Adapter::load(&model, "my-adapter.gguf")?;
-    /// let session = trellis::Session::new(&model).adapter(&adapter, 0.5);
+    /// let style = trellis::Adapter::load(&model, "style.gguf")?;
+    /// let domain = trellis::Adapter::load(&model, "domain.gguf")?;
+    /// let session = trellis::Session::new(&model)
+    ///     .adapter(&style, 0.5)
+    ///     .adapter(&domain, 1.0);
+    /// assert_eq!(session.attached_adapters().len(), 2);
     /// # Ok(()) }
     /// ```
     pub fn adapter(self, adapter: &crate::Adapter, scale: f32) -> Self {
-        *self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((adapter.clone(), scale));
+        {
+            let mut attached = self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner());
+            match attached.iter_mut().find(|(a, _)| a == adapter) {
+                Some(entry) => entry.1 = scale,
+                None => attached.push((adapter.clone(), scale)),
+            }
+        }
         self
     }
 
-    /// Attaches (`Some((adapter, scale))`) or detaches (`None`) a LoRA adapter from the next
-    /// request on; a running request is not affected. The conversation is kept, but its
-    /// cached tokens were computed with other weights: the next request evaluates the whole
-    /// conversation again.
+    /// Replaces the session's adapters by one adapter (`Some((adapter, scale))`) or detaches
+    /// all (`None`), from the next request on; a running request is not affected. The
+    /// conversation is kept, but its cached tokens were computed with other weights: the
+    /// next request evaluates the whole conversation again.
     ///
     /// # Errors
     /// [`Error::AdapterModelMismatch`] for an adapter loaded for another model,
     /// [`Error::InvalidOptions`] for a non-finite scale; the attachment is then unchanged.
     pub fn set_adapter(&self, adapter: Option<(crate::Adapter, f32)>) -> Result<()> {
-        crate::adapter::check_attachment(&self.inner.model, &adapter)?;
-        *self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner()) = adapter;
+        self.set_adapters(adapter.into_iter().collect())
+    }
+
+    /// Replaces the session's adapters by `adapters` (stacked: their contributions add up,
+    /// each with its scale; an empty list detaches all), from the next request on; a running
+    /// request is not affected. Setting the same adapters and scales again (in any order)
+    /// keeps the cached conversation; any other change makes the next request evaluate the
+    /// whole conversation again.
+    ///
+    /// # Errors
+    /// [`Error::AdapterModelMismatch`] for an adapter loaded for another model,
+    /// [`Error::InvalidOptions`] for a non-finite scale or an adapter listed twice; the
+    /// attachment is then unchanged.
+    ///
+    /// ```no_run
+    /// # fn main() -> trellis::Result<()> {
+    /// let model = trellis::Model::bundled()?;
+    /// let style = trellis::Adapter::load(&model, "style.gguf")?;
+    /// let domain = trellis::Adapter::load(&model, "domain.gguf")?;
+    /// let session = trellis::Session::new(&model);
+    /// session.set_adapters(vec![(style, 0.5), (domain, 1.0)])?;
+    /// session.set_adapters(Vec::new())?; // back to the base model
+    /// # Ok(()) }
+    /// ```
+    pub fn set_adapters(&self, adapters: Vec<(crate::Adapter, f32)>) -> Result<()> {
+        crate::adapter::check_attachment(&self.inner.model, &adapters)?;
+        *self.inner.adapter.lock().unwrap_or_else(|p| p.into_inner()) = adapters;
         Ok(())
     }
 
-    /// The attached LoRA adapter and its scale.
+    /// The first attached LoRA adapter and its scale (see [`Session::attached_adapters`]
+    /// for all of them).
     pub fn attached_adapter(&self) -> Option<(crate::Adapter, f32)> {
+        self.attached_adapters().into_iter().next()
+    }
+
+    /// The attached LoRA adapters and their scales, in attachment order.
+    pub fn attached_adapters(&self) -> Vec<(crate::Adapter, f32)> {
         self.inner
             .adapter
             .lock()
@@ -405,8 +447,8 @@ impl Session {
         want_deltas: bool,
     ) -> Result<UnboundedReceiver<Event>> {
         options.validate()?;
-        let adapter = self.attached_adapter();
-        crate::adapter::check_attachment(&self.inner.model, &adapter)?;
+        let adapters = self.attached_adapters();
+        crate::adapter::check_attachment(&self.inner.model, &adapters)?;
         let Some(worker) = &self.inner.worker else {
             return Err(Error::EngineStopped);
         };
@@ -425,7 +467,7 @@ impl Session {
             constraint,
             events,
             want_deltas,
-            adapter,
+            adapters,
         };
         if worker.send(job).is_err() {
             state.busy.store(false, Ordering::Release);
