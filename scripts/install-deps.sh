@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages Trellis needs to build llama.cpp (cmake, libclang for bindgen),
-# when they are missing. Debian/Ubuntu (apt). Safe to run repeatedly.
+# Installs the system packages Trellis needs to build llama.cpp (cmake, libclang for bindgen)
+# and to test the bindings (JDK, JNA, npm), when they are missing. Debian/Ubuntu (apt). Safe
+# to run repeatedly.
 set -euo pipefail
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
@@ -9,6 +10,11 @@ command -v cmake >/dev/null || missing+=(cmake)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v c++ >/dev/null || missing+=(g++)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+# Bindings tests (scripts/test-bindings.sh): a JDK and JNA for the Kotlin tests, npm to
+# fetch the Kotlin compiler, a C compiler for the Swift header check (g++ above brings gcc).
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
+command -v npm >/dev/null || missing+=(npm)
 command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; }
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -15,5 +15,5 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 echo "== cargo test (workspace) =="
 cargo test --workspace --locked -- --test-threads=1
 
-echo "== Python bindings (UniFFI, real model) =="
+echo "== Bindings: Python, Kotlin, Swift checks (UniFFI, real model) =="
 bash scripts/test-bindings.sh

@@ -531,6 +531,26 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_func_default_model_options() != 26209:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_func_default_tool_options() != 57377:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_func_write_random_adapter() != 13008:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_alpha() != 30295:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_belongs_to() != 10570:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_metadata() != 16072:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_name() != 24036:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_path() != 61586:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_rank() != 11834:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_adapter_targets() != 10127:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_constructor_adapter_load() != 5276:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_model_options() != 65110:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_model_path() != 14387:
@@ -545,11 +565,21 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_responsestream_next() != 3669:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_session_attached_adapter() != 49033:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_session_attached_adapters() != 15704:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_session_clear_adapter() != 36285:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_session_is_responding() != 13380:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_session_respond() != 22582:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_session_respond_json() != 56335:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_session_set_adapter() != 15647:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_session_set_adapters() != 6110:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_session_stream() != 9302:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -561,7 +591,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_constructor_session_new() != 45376:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_constructor_session_with_tools() != 57300:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_trellis_ffi_checksum_method_streamobserver_on_delta() != 11815:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_tool_name() != 30817:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_tool_description() != 60922:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_tool_parameters_json() != 5214:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_trellis_ffi_checksum_method_tool_call() != 41833:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -601,6 +641,36 @@ _UniffiLib.uniffi_trellis_ffi_checksum_func_default_generation_options.restype =
 _UniffiLib.uniffi_trellis_ffi_checksum_func_default_model_options.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_func_default_model_options.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_func_default_tool_options.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_func_default_tool_options.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_func_write_random_adapter.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_func_write_random_adapter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_alpha.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_alpha.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_belongs_to.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_belongs_to.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_metadata.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_metadata.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_name.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_name.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_path.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_path.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_rank.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_rank.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_targets.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_adapter_targets.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_constructor_adapter_load.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_constructor_adapter_load.restype = ctypes.c_uint16
 _UniffiLib.uniffi_trellis_ffi_checksum_method_model_options.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_model_options.restype = ctypes.c_uint16
@@ -622,6 +692,15 @@ _UniffiLib.uniffi_trellis_ffi_checksum_method_responsestream_cancel.restype = ct
 _UniffiLib.uniffi_trellis_ffi_checksum_method_responsestream_next.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_responsestream_next.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_attached_adapter.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_attached_adapter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_attached_adapters.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_attached_adapters.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_clear_adapter.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_clear_adapter.restype = ctypes.c_uint16
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_is_responding.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_is_responding.restype = ctypes.c_uint16
@@ -631,6 +710,12 @@ _UniffiLib.uniffi_trellis_ffi_checksum_method_session_respond.restype = ctypes.c
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_respond_json.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_respond_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_set_adapter.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_set_adapter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_set_adapters.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_session_set_adapters.restype = ctypes.c_uint16
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_stream.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_session_stream.restype = ctypes.c_uint16
@@ -646,9 +731,24 @@ _UniffiLib.uniffi_trellis_ffi_checksum_constructor_session_from_transcript_json.
 _UniffiLib.uniffi_trellis_ffi_checksum_constructor_session_new.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_constructor_session_new.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_constructor_session_with_tools.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_constructor_session_with_tools.restype = ctypes.c_uint16
 _UniffiLib.uniffi_trellis_ffi_checksum_method_streamobserver_on_delta.argtypes = (
 )
 _UniffiLib.uniffi_trellis_ffi_checksum_method_streamobserver_on_delta.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_name.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_name.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_description.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_description.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_parameters_json.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_parameters_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_call.argtypes = (
+)
+_UniffiLib.uniffi_trellis_ffi_checksum_method_tool_call.restype = ctypes.c_uint16
 _UniffiLib.uniffi_trellis_ffi_fn_func_bundled_model_path.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -661,6 +761,61 @@ _UniffiLib.uniffi_trellis_ffi_fn_func_default_model_options.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_trellis_ffi_fn_func_default_model_options.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_func_default_tool_options.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_func_default_tool_options.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_func_write_random_adapter.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_func_write_random_adapter.restype = None
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_alpha.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_alpha.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_belongs_to.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_belongs_to.restype = ctypes.c_int8
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_metadata.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_metadata.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_name.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_name.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_path.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_path.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_rank.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_rank.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_targets.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_adapter_targets.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_constructor_adapter_load.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_constructor_adapter_load.restype = ctypes.c_uint64
 _UniffiLib.uniffi_trellis_ffi_fn_method_model_options.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -694,6 +849,21 @@ _UniffiLib.uniffi_trellis_ffi_fn_method_responsestream_next.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_trellis_ffi_fn_method_responsestream_next.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapter.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapter.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapters.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapters.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_clear_adapter.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_clear_adapter.restype = None
 _UniffiLib.uniffi_trellis_ffi_fn_method_session_is_responding.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -710,6 +880,19 @@ _UniffiLib.uniffi_trellis_ffi_fn_method_session_respond_json.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_trellis_ffi_fn_method_session_respond_json.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapter.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.c_float,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapter.restype = None
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapters.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapters.restype = None
 _UniffiLib.uniffi_trellis_ffi_fn_method_session_stream.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -740,12 +923,51 @@ _UniffiLib.uniffi_trellis_ffi_fn_constructor_session_new.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_trellis_ffi_fn_constructor_session_new.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_constructor_session_with_tools.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_constructor_session_with_tools.restype = ctypes.c_uint64
 _UniffiLib.uniffi_trellis_ffi_fn_method_streamobserver_on_delta.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_trellis_ffi_fn_method_streamobserver_on_delta.restype = ctypes.c_int8
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_name.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_name.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_description.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_description.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_parameters_json.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_parameters_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_call.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_trellis_ffi_fn_method_tool_call.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_clone_adapter.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_clone_adapter.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_free_adapter.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_free_adapter.restype = None
 _UniffiLib.uniffi_trellis_ffi_fn_clone_model.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -786,6 +1008,16 @@ _UniffiLib.uniffi_trellis_ffi_fn_free_streamobserver.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_trellis_ffi_fn_free_streamobserver.restype = None
+_UniffiLib.uniffi_trellis_ffi_fn_clone_tool.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_clone_tool.restype = ctypes.c_uint64
+_UniffiLib.uniffi_trellis_ffi_fn_free_tool.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_free_tool.restype = None
 _UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_STREAM_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(ctypes.c_int8),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -803,6 +1035,48 @@ _UniffiLib.uniffi_trellis_ffi_fn_init_callback_vtable_streamobserver.argtypes = 
     ctypes.POINTER(_UniffiVTableCallbackInterfaceTrellisFfiStreamObserver),
 )
 _UniffiLib.uniffi_trellis_ffi_fn_init_callback_vtable_streamobserver.restype = None
+_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+)
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD3 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_TRELLIS_FFI_TOOL = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_TRELLIS_FFI_TOOL = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceTrellisFfiTool(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_TRELLIS_FFI_TOOL),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_TRELLIS_FFI_TOOL),
+        ("name", _UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD0),
+        ("description", _UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD1),
+        ("parameters_json", _UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD2),
+        ("call", _UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD3),
+    ]
+_UniffiLib.uniffi_trellis_ffi_fn_init_callback_vtable_tool.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceTrellisFfiTool),
+)
+_UniffiLib.uniffi_trellis_ffi_fn_init_callback_vtable_tool.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_trellis_ffi_rust_future_poll_u8.argtypes = (
@@ -1100,9 +1374,142 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
         )
     finally:
         ffi_free(rust_future)
+def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
+    async def make_call_and_call_callback():
+        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
+        # call consumes an Arc reference, which means there should be no possibility of a double
+        # call.  The following code is structured so that will will never call both `handle_success`
+        # and `handle_error`, even in the face of weird exceptions.
+        #
+        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
+        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
+        # double-freeing it.
+        try:
+            call_result = await make_call()
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+        else:
+            handle_success(call_result)
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
+    async def make_call_and_call_callback():
+        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
+        # `handle_error`.
+        try:
+            try:
+                call_result = await make_call()
+            except error_type as e:
+                handle_error(
+                    _UniffiRustCallStatus.CALL_ERROR,
+                    lower_error(e),
+                )
+            else:
+                handle_success(call_result)
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
+
+@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
+def _uniffi_future_dropped_callback(handle):
+    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
+    eventloop.call_soon(_uniffi_cancel_task, task)
+
+def _uniffi_cancel_task(task):
+    if not task.done():
+        task.cancel()
 
 # Public interface members begin here.
 
+
+class _UniffiFfiConverterString:
+    @staticmethod
+    def check_lower(value):
+        if not isinstance(value, str):
+            raise TypeError("argument must be str, not {}".format(type(value).__name__))
+        return value
+
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative string length")
+        utf8_bytes = buf.read(size)
+        return utf8_bytes.decode("utf-8")
+
+    @staticmethod
+    def write(value, buf):
+        utf8_bytes = value.encode("utf-8")
+        buf.write_i32(len(utf8_bytes))
+        buf.write(utf8_bytes)
+
+    @staticmethod
+    def lift(buf):
+        with buf.consume_with_stream() as stream:
+            return stream.read(stream.remaining()).decode("utf-8")
+
+    @staticmethod
+    def lower(value):
+        with _UniffiRustBuffer.alloc_with_builder() as builder:
+            builder.write(value.encode("utf-8"))
+            return builder.finalize()
+
+@dataclass
+class AdapterMetadata:
+    """
+    One metadata key/value of an adapter file (non-text values rendered as text).
+"""
+    def __init__(self, *, key:str, value:str):
+        self.key = key
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "AdapterMetadata(key={}, value={})".format(self.key, self.value)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAdapterMetadata(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AdapterMetadata(
+            key=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.key)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.key, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
 
 class _UniffiFfiConverterFloat32(_UniffiConverterPrimitiveFloat):
     @staticmethod
@@ -1112,6 +1519,31 @@ class _UniffiFfiConverterFloat32(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def write(value, buf):
         buf.write_float(value)
+
+class _UniffiFfiConverterOptionalFloat32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterFloat32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterFloat32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterFloat32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u32"
@@ -1126,6 +1558,51 @@ class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
     def write(value, buf):
         buf.write_u32(value)
 
+@dataclass
+class ModelOptions:
+    """
+    How a model is loaded.
+"""
+    def __init__(self, *, context_size:int, threads:int, batch_size:int):
+        self.context_size = context_size
+        self.threads = threads
+        self.batch_size = batch_size
+        
+        
+
+    
+    def __str__(self):
+        return "ModelOptions(context_size={}, threads={}, batch_size={})".format(self.context_size, self.threads, self.batch_size)
+    def __eq__(self, other):
+        if self.context_size != other.context_size:
+            return False
+        if self.threads != other.threads:
+            return False
+        if self.batch_size != other.batch_size:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeModelOptions(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ModelOptions(
+            context_size=_UniffiFfiConverterUInt32.read(buf),
+            threads=_UniffiFfiConverterUInt32.read(buf),
+            batch_size=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.context_size)
+        _UniffiFfiConverterUInt32.check_lower(value.threads)
+        _UniffiFfiConverterUInt32.check_lower(value.batch_size)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.context_size, buf)
+        _UniffiFfiConverterUInt32.write(value.threads, buf)
+        _UniffiFfiConverterUInt32.write(value.batch_size, buf)
+
 class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u64"
     VALUE_MIN = 0
@@ -1138,6 +1615,242 @@ class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     @staticmethod
     def write(value, buf):
         buf.write_u64(value)
+
+
+class ModelProtocol(typing.Protocol):
+    """
+    A loaded GGUF model, shared by any number of sessions.
+"""
+    
+    def options(self, ) -> ModelOptions:
+        """
+        The options the model was loaded with.
+"""
+        raise NotImplementedError
+    def path(self, ) -> str:
+        """
+        The model file's path.
+"""
+        raise NotImplementedError
+    def vocab_size(self, ) -> int:
+        """
+        Number of tokens in the vocabulary.
+"""
+        raise NotImplementedError
+
+class Model(ModelProtocol):
+    """
+    A loaded GGUF model, shared by any number of sessions.
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    def bundled(cls, ) -> Model:
+        """
+        Loads the bundled Gemma 3 270M model with the default options.
+
+        # Errors
+        [`TrellisError::ModelNotInstalled`] when it is not installed; load errors otherwise.
+"""
+        _uniffi_lowered_args = (
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeModel.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_constructor_model_bundled,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    @classmethod
+    def load(cls, path: str,options: typing.Optional[ModelOptions]) -> Model:
+        """
+        Loads a GGUF model file (`options`: `None` for the defaults).
+
+        # Errors
+        [`TrellisError::ModelNotFound`], [`TrellisError::NotGguf`], [`TrellisError::InvalidGguf`],
+        [`TrellisError::InvalidOptions`], ...
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterOptionalTypeModelOptions.check_lower(options)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterOptionalTypeModelOptions.lower(options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeModel.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_constructor_model_load,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_free_model, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_clone_model, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def options(self, ) -> ModelOptions:
+        """
+        The options the model was loaded with.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeModelOptions.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_model_options,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def path(self, ) -> str:
+        """
+        The model file's path.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_model_path,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def vocab_size(self, ) -> int:
+        """
+        Number of tokens in the vocabulary.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_model_vocab_size,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeModel:
+    @staticmethod
+    def lift(value: int) -> Model:
+        return Model._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Model):
+        if not isinstance(value, Model):
+            raise TypeError("Expected Model instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Model) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Model:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Model, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterSequenceTypeAdapterMetadata(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAdapterMetadata.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAdapterMetadata.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAdapterMetadata.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
     @classmethod
@@ -1163,6 +1876,305 @@ class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterUInt64.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+
+class AdapterProtocol(typing.Protocol):
+    """
+    A LoRA adapter loaded for a [`Model`]; attach it to sessions with
+    [`Session::set_adapter`] (one) or [`Session::set_adapters`] (stacked).
+"""
+    
+    def alpha(self, ) -> typing.Optional[float]:
+        """
+        `adapter.lora.alpha`, if present: the effective scale is `scale × alpha / rank`.
+"""
+        raise NotImplementedError
+    def belongs_to(self, model: Model) -> bool:
+        """
+        Whether the adapter was loaded for `model` (the same loaded model).
+"""
+        raise NotImplementedError
+    def metadata(self, ) -> typing.List[AdapterMetadata]:
+        """
+        All metadata key/values of the adapter file, in file order.
+"""
+        raise NotImplementedError
+    def name(self, ) -> typing.Optional[str]:
+        """
+        `general.name`, if the file has one.
+"""
+        raise NotImplementedError
+    def path(self, ) -> str:
+        """
+        The file the adapter was loaded from.
+"""
+        raise NotImplementedError
+    def rank(self, ) -> typing.Optional[int]:
+        """
+        The rank shared by all A/B pairs (`None` if the pairs have different ranks).
+"""
+        raise NotImplementedError
+    def targets(self, ) -> typing.List[str]:
+        """
+        Names of the adapted base tensors (e.g. `blk.0.attn_q.weight`), sorted.
+"""
+        raise NotImplementedError
+
+class Adapter(AdapterProtocol):
+    """
+    A LoRA adapter loaded for a [`Model`]; attach it to sessions with
+    [`Session::set_adapter`] (one) or [`Session::set_adapters`] (stacked).
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    def load(cls, model: Model,path: str) -> Adapter:
+        """
+        Loads the GGUF LoRA adapter at `path` for `model`. The file is checked against the
+        model (architecture, every target tensor exists, shapes agree) before llama.cpp sees
+        it.
+
+        # Errors
+        [`TrellisError::Io`] for a missing file, [`TrellisError::Adapter`] naming what is
+        wrong with the file, [`TrellisError::AdapterLoad`] when llama.cpp refuses it.
+"""
+        
+        _UniffiFfiConverterTypeModel.check_lower(model)
+
+        _UniffiFfiConverterString.check_lower(path)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeModel.lower(model),
+            _UniffiFfiConverterString.lower(path),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeAdapter.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_constructor_adapter_load,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_free_adapter, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_clone_adapter, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def alpha(self, ) -> typing.Optional[float]:
+        """
+        `adapter.lora.alpha`, if present: the effective scale is `scale × alpha / rank`.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalFloat32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_alpha,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def belongs_to(self, model: Model) -> bool:
+        """
+        Whether the adapter was loaded for `model` (the same loaded model).
+"""
+        
+        _UniffiFfiConverterTypeModel.check_lower(model)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeModel.lower(model),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_belongs_to,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def metadata(self, ) -> typing.List[AdapterMetadata]:
+        """
+        All metadata key/values of the adapter file, in file order.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeAdapterMetadata.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_metadata,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def name(self, ) -> typing.Optional[str]:
+        """
+        `general.name`, if the file has one.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_name,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def path(self, ) -> str:
+        """
+        The file the adapter was loaded from.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_path,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def rank(self, ) -> typing.Optional[int]:
+        """
+        The rank shared by all A/B pairs (`None` if the pairs have different ranks).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalUInt64.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_rank,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def targets(self, ) -> typing.List[str]:
+        """
+        Names of the adapted base tensors (e.g. `blk.0.attn_q.weight`), sorted.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_adapter_targets,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeAdapter:
+    @staticmethod
+    def lift(value: int) -> Adapter:
+        return Adapter._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Adapter):
+        if not isinstance(value, Adapter):
+            raise TypeError("Expected Adapter instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Adapter) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Adapter:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Adapter, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+@dataclass
+class AttachedAdapter:
+    """
+    An adapter attached to a session, with its scale (effective factor: `scale × alpha /
+    rank`).
+"""
+    def __init__(self, *, adapter:Adapter, scale:float):
+        self.adapter = adapter
+        self.scale = scale
+        
+        
+
+    
+    def __str__(self):
+        return "AttachedAdapter(adapter={}, scale={})".format(self.adapter, self.scale)
+    def __eq__(self, other):
+        if self.adapter != other.adapter:
+            return False
+        if self.scale != other.scale:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAttachedAdapter(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AttachedAdapter(
+            adapter=_UniffiFfiConverterTypeAdapter.read(buf),
+            scale=_UniffiFfiConverterFloat32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeAdapter.check_lower(value.adapter)
+        _UniffiFfiConverterFloat32.check_lower(value.scale)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeAdapter.write(value.adapter, buf)
+        _UniffiFfiConverterFloat32.write(value.scale, buf)
 
 
 
@@ -1356,83 +2368,6 @@ class _UniffiFfiConverterTypeGenerationOptions(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeSampling.write(value.sampling, buf)
         _UniffiFfiConverterUInt32.write(value.max_tokens, buf)
 
-@dataclass
-class ModelOptions:
-    """
-    How a model is loaded.
-"""
-    def __init__(self, *, context_size:int, threads:int, batch_size:int):
-        self.context_size = context_size
-        self.threads = threads
-        self.batch_size = batch_size
-        
-        
-
-    
-    def __str__(self):
-        return "ModelOptions(context_size={}, threads={}, batch_size={})".format(self.context_size, self.threads, self.batch_size)
-    def __eq__(self, other):
-        if self.context_size != other.context_size:
-            return False
-        if self.threads != other.threads:
-            return False
-        if self.batch_size != other.batch_size:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeModelOptions(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ModelOptions(
-            context_size=_UniffiFfiConverterUInt32.read(buf),
-            threads=_UniffiFfiConverterUInt32.read(buf),
-            batch_size=_UniffiFfiConverterUInt32.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterUInt32.check_lower(value.context_size)
-        _UniffiFfiConverterUInt32.check_lower(value.threads)
-        _UniffiFfiConverterUInt32.check_lower(value.batch_size)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterUInt32.write(value.context_size, buf)
-        _UniffiFfiConverterUInt32.write(value.threads, buf)
-        _UniffiFfiConverterUInt32.write(value.batch_size, buf)
-
-class _UniffiFfiConverterString:
-    @staticmethod
-    def check_lower(value):
-        if not isinstance(value, str):
-            raise TypeError("argument must be str, not {}".format(type(value).__name__))
-        return value
-
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative string length")
-        utf8_bytes = buf.read(size)
-        return utf8_bytes.decode("utf-8")
-
-    @staticmethod
-    def write(value, buf):
-        utf8_bytes = value.encode("utf-8")
-        buf.write_i32(len(utf8_bytes))
-        buf.write(utf8_bytes)
-
-    @staticmethod
-    def lift(buf):
-        with buf.consume_with_stream() as stream:
-            return stream.read(stream.remaining()).decode("utf-8")
-
-    @staticmethod
-    def lower(value):
-        with _UniffiRustBuffer.alloc_with_builder() as builder:
-            builder.write(value.encode("utf-8"))
-            return builder.finalize()
-
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def read(buf):
@@ -1593,27 +2528,6 @@ class _UniffiFfiConverterTypeResponse(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeUsage.write(value.usage, buf)
         _UniffiFfiConverterTypeFinishReason.write(value.finish_reason, buf)
 
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
-
 @dataclass
 class StreamOutcome:
     """
@@ -1658,6 +2572,161 @@ class _UniffiFfiConverterTypeStreamOutcome(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.text, buf)
         _UniffiFfiConverterUInt32.write(value.deltas, buf)
         _UniffiFfiConverterBoolean.write(value.stopped, buf)
+
+
+
+
+
+
+class ToolErrorPolicy(enum.Enum):
+    """
+    What a failing tool does.
+"""
+    
+    FAIL = 0
+    """
+    The response fails with [`TrellisError::ToolCall`].
+"""
+    
+    REPORT_TO_MODEL = 1
+    """
+    The error text becomes the tool's output and the model continues.
+"""
+    
+
+
+class _UniffiFfiConverterTypeToolErrorPolicy(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ToolErrorPolicy.FAIL
+        if variant == 2:
+            return ToolErrorPolicy.REPORT_TO_MODEL
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ToolErrorPolicy.FAIL:
+            return
+        if value == ToolErrorPolicy.REPORT_TO_MODEL:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ToolErrorPolicy.FAIL:
+            buf.write_i32(1)
+        if value == ToolErrorPolicy.REPORT_TO_MODEL:
+            buf.write_i32(2)
+
+
+
+
+
+
+
+
+class ToolChoice(enum.Enum):
+    """
+    Whether the model must call a tool.
+"""
+    
+    AUTO = 0
+    """
+    The model calls tools or answers, as it sees fit.
+"""
+    
+    REQUIRED = 1
+    """
+    The first step of every response must call at least one tool.
+"""
+    
+
+
+class _UniffiFfiConverterTypeToolChoice(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ToolChoice.AUTO
+        if variant == 2:
+            return ToolChoice.REQUIRED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ToolChoice.AUTO:
+            return
+        if value == ToolChoice.REQUIRED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ToolChoice.AUTO:
+            buf.write_i32(1)
+        if value == ToolChoice.REQUIRED:
+            buf.write_i32(2)
+
+
+
+@dataclass
+class ToolOptions:
+    """
+    Options of the tool loop (see [`default_tool_options`]).
+"""
+    def __init__(self, *, max_rounds:int, max_calls_per_round:int, include_schema_in_prompt:bool, on_error:ToolErrorPolicy, tool_choice:ToolChoice):
+        self.max_rounds = max_rounds
+        self.max_calls_per_round = max_calls_per_round
+        self.include_schema_in_prompt = include_schema_in_prompt
+        self.on_error = on_error
+        self.tool_choice = tool_choice
+        
+        
+
+    
+    def __str__(self):
+        return "ToolOptions(max_rounds={}, max_calls_per_round={}, include_schema_in_prompt={}, on_error={}, tool_choice={})".format(self.max_rounds, self.max_calls_per_round, self.include_schema_in_prompt, self.on_error, self.tool_choice)
+    def __eq__(self, other):
+        if self.max_rounds != other.max_rounds:
+            return False
+        if self.max_calls_per_round != other.max_calls_per_round:
+            return False
+        if self.include_schema_in_prompt != other.include_schema_in_prompt:
+            return False
+        if self.on_error != other.on_error:
+            return False
+        if self.tool_choice != other.tool_choice:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeToolOptions(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ToolOptions(
+            max_rounds=_UniffiFfiConverterUInt32.read(buf),
+            max_calls_per_round=_UniffiFfiConverterUInt32.read(buf),
+            include_schema_in_prompt=_UniffiFfiConverterBoolean.read(buf),
+            on_error=_UniffiFfiConverterTypeToolErrorPolicy.read(buf),
+            tool_choice=_UniffiFfiConverterTypeToolChoice.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.max_rounds)
+        _UniffiFfiConverterUInt32.check_lower(value.max_calls_per_round)
+        _UniffiFfiConverterBoolean.check_lower(value.include_schema_in_prompt)
+        _UniffiFfiConverterTypeToolErrorPolicy.check_lower(value.on_error)
+        _UniffiFfiConverterTypeToolChoice.check_lower(value.tool_choice)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.max_rounds, buf)
+        _UniffiFfiConverterUInt32.write(value.max_calls_per_round, buf)
+        _UniffiFfiConverterBoolean.write(value.include_schema_in_prompt, buf)
+        _UniffiFfiConverterTypeToolErrorPolicy.write(value.on_error, buf)
+        _UniffiFfiConverterTypeToolChoice.write(value.tool_choice, buf)
 
 class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
     @classmethod
@@ -2507,198 +3576,6 @@ class _UniffiFfiConverterTypeTrellisError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
-class ModelProtocol(typing.Protocol):
-    """
-    A loaded GGUF model, shared by any number of sessions.
-"""
-    
-    def options(self, ) -> ModelOptions:
-        """
-        The options the model was loaded with.
-"""
-        raise NotImplementedError
-    def path(self, ) -> str:
-        """
-        The model file's path.
-"""
-        raise NotImplementedError
-    def vocab_size(self, ) -> int:
-        """
-        Number of tokens in the vocabulary.
-"""
-        raise NotImplementedError
-
-class Model(ModelProtocol):
-    """
-    A loaded GGUF model, shared by any number of sessions.
-"""
-    
-    _handle: ctypes.c_uint64
-    @classmethod
-    def bundled(cls, ) -> Model:
-        """
-        Loads the bundled Gemma 3 270M model with the default options.
-
-        # Errors
-        [`TrellisError::ModelNotInstalled`] when it is not installed; load errors otherwise.
-"""
-        _uniffi_lowered_args = (
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeModel.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_trellis_ffi_fn_constructor_model_bundled,
-            *_uniffi_lowered_args,
-        )
-        return cls._uniffi_make_instance(_uniffi_ffi_result)
-    @classmethod
-    def load(cls, path: str,options: typing.Optional[ModelOptions]) -> Model:
-        """
-        Loads a GGUF model file (`options`: `None` for the defaults).
-
-        # Errors
-        [`TrellisError::ModelNotFound`], [`TrellisError::NotGguf`], [`TrellisError::InvalidGguf`],
-        [`TrellisError::InvalidOptions`], ...
-"""
-        
-        _UniffiFfiConverterString.check_lower(path)
-
-        _UniffiFfiConverterOptionalTypeModelOptions.check_lower(options)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterString.lower(path),
-            _UniffiFfiConverterOptionalTypeModelOptions.lower(options),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeModel.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_trellis_ffi_fn_constructor_model_load,
-            *_uniffi_lowered_args,
-        )
-        return cls._uniffi_make_instance(_uniffi_ffi_result)
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_free_model, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_clone_model, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    def options(self, ) -> ModelOptions:
-        """
-        The options the model was loaded with.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeModelOptions.lift
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_trellis_ffi_fn_method_model_options,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def path(self, ) -> str:
-        """
-        The model file's path.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_trellis_ffi_fn_method_model_path,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def vocab_size(self, ) -> int:
-        """
-        Number of tokens in the vocabulary.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_trellis_ffi_fn_method_model_vocab_size,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-
-
-
-
-
-class _UniffiFfiConverterTypeModel:
-    @staticmethod
-    def lift(value: int) -> Model:
-        return Model._uniffi_make_instance(value)
-
-    @staticmethod
-    def check_lower(value: Model):
-        if not isinstance(value, Model):
-            raise TypeError("Expected Model instance, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: Model) -> ctypes.c_uint64:
-        return value._uniffi_clone_handle()
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer) -> Model:
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: Model, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
-class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterString.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterString.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterString.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-
 class ResponseStreamProtocol(typing.Protocol):
     """
     The pieces of a streamed answer, pulled one at a time with [`ResponseStream::next`].
@@ -2811,6 +3688,54 @@ class _UniffiFfiConverterTypeResponseStream:
     @classmethod
     def write(cls, value: ResponseStream, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterOptionalTypeAttachedAdapter(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeAttachedAdapter.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeAttachedAdapter.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeAttachedAdapter.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterSequenceTypeAttachedAdapter(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAttachedAdapter.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAttachedAdapter.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAttachedAdapter.read(buf) for i in range(count)
+        ]
 
 
 class StreamObserver():
@@ -2969,6 +3894,25 @@ class SessionProtocol(typing.Protocol):
     A conversation with a model. One request at a time; the KV cache is kept between turns.
 """
     
+    def attached_adapter(self, ) -> typing.Optional[AttachedAdapter]:
+        """
+        The first attached LoRA adapter and its scale, if any (see
+        [`Session::attached_adapters`]).
+"""
+        raise NotImplementedError
+    def attached_adapters(self, ) -> typing.List[AttachedAdapter]:
+        """
+        The attached LoRA adapters and their scales, in attachment order.
+"""
+        raise NotImplementedError
+    def clear_adapter(self, ) -> None:
+        """
+        Detaches every LoRA adapter from the next request on.
+
+        # Errors
+        None in practice; the signature mirrors [`Session::set_adapters`].
+"""
+        raise NotImplementedError
     def is_responding(self, ) -> bool:
         """
         Whether a response is being produced right now.
@@ -2992,6 +3936,30 @@ class SessionProtocol(typing.Protocol):
         [`TrellisError::Schema`] for a malformed or unsupported schema,
         [`TrellisError::IncompleteOutput`] when `max_tokens` cut the answer, and the errors of
         [`Session::respond`].
+"""
+        raise NotImplementedError
+    def set_adapter(self, adapter: Adapter,scale: float) -> None:
+        """
+        Attaches `adapter` with `scale` (the effective factor is `scale × alpha / rank`) as the
+        session's only adapter, from the next request on; a running request is not affected.
+        The conversation is kept but evaluated again with the new weights.
+
+        # Errors
+        [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+        [`TrellisError::InvalidOptions`] for a non-finite scale; the attachment is then
+        unchanged.
+"""
+        raise NotImplementedError
+    def set_adapters(self, adapters: typing.List[AttachedAdapter]) -> None:
+        """
+        Replaces the session's adapters by `adapters`, stacked (their contributions add up,
+        each with its scale; an empty list detaches all), from the next request on.
+        Setting the same adapters and scales again keeps the cached conversation.
+
+        # Errors
+        [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+        [`TrellisError::InvalidOptions`] for a non-finite scale or an adapter listed twice;
+        the attachment is then unchanged.
 """
         raise NotImplementedError
     async def stream(self, prompt: str) -> ResponseStream:
@@ -3074,6 +4042,45 @@ class Session(SessionProtocol):
             *_uniffi_lowered_args,
         )
         self._handle = _uniffi_ffi_result
+    @classmethod
+    def with_tools(cls, model: Model,instructions: typing.Optional[str],options: typing.Optional[GenerationOptions],tools: typing.List[Tool],tool_options: typing.Optional[ToolOptions]) -> Session:
+        """
+        Starts a conversation whose model may call `tools` (implemented in foreign code).
+        [`Session::respond`] then runs the tool loop: the model calls tools (names and
+        arguments constrained by the grammar), the session runs the calls, feeds their
+        outputs back and continues until the model answers. `tool_options`: `None` for the
+        defaults ([`default_tool_options`]).
+
+        # Errors
+        [`TrellisError::InvalidTool`] when a tool's parameters are not a usable JSON Schema
+        or two tools share a name; [`TrellisError::InvalidOptions`] for out-of-range tool
+        options.
+"""
+        
+        _UniffiFfiConverterTypeModel.check_lower(model)
+
+        _UniffiFfiConverterOptionalString.check_lower(instructions)
+
+        _UniffiFfiConverterOptionalTypeGenerationOptions.check_lower(options)
+
+        _UniffiFfiConverterSequenceTypeTool.check_lower(tools)
+
+        _UniffiFfiConverterOptionalTypeToolOptions.check_lower(tool_options)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeModel.lower(model),
+            _UniffiFfiConverterOptionalString.lower(instructions),
+            _UniffiFfiConverterOptionalTypeGenerationOptions.lower(options),
+            _UniffiFfiConverterSequenceTypeTool.lower(tools),
+            _UniffiFfiConverterOptionalTypeToolOptions.lower(tool_options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSession.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_constructor_session_with_tools,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
 
     def __del__(self):
         # In case of partial initialization of instances.
@@ -3092,6 +4099,55 @@ class Session(SessionProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def attached_adapter(self, ) -> typing.Optional[AttachedAdapter]:
+        """
+        The first attached LoRA adapter and its scale, if any (see
+        [`Session::attached_adapters`]).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeAttachedAdapter.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapter,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def attached_adapters(self, ) -> typing.List[AttachedAdapter]:
+        """
+        The attached LoRA adapters and their scales, in attachment order.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeAttachedAdapter.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_session_attached_adapters,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def clear_adapter(self, ) -> None:
+        """
+        Detaches every LoRA adapter from the next request on.
+
+        # Errors
+        None in practice; the signature mirrors [`Session::set_adapters`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_session_clear_adapter,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def is_responding(self, ) -> bool:
         """
         Whether a response is being produced right now.
@@ -3160,6 +4216,59 @@ class Session(SessionProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def set_adapter(self, adapter: Adapter,scale: float) -> None:
+        """
+        Attaches `adapter` with `scale` (the effective factor is `scale × alpha / rank`) as the
+        session's only adapter, from the next request on; a running request is not affected.
+        The conversation is kept but evaluated again with the new weights.
+
+        # Errors
+        [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+        [`TrellisError::InvalidOptions`] for a non-finite scale; the attachment is then
+        unchanged.
+"""
+        
+        _UniffiFfiConverterTypeAdapter.check_lower(adapter)
+
+        _UniffiFfiConverterFloat32.check_lower(scale)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeAdapter.lower(adapter),
+            _UniffiFfiConverterFloat32.lower(scale),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapter,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def set_adapters(self, adapters: typing.List[AttachedAdapter]) -> None:
+        """
+        Replaces the session's adapters by `adapters`, stacked (their contributions add up,
+        each with its scale; an empty list detaches all), from the next request on.
+        Setting the same adapters and scales again keeps the cached conversation.
+
+        # Errors
+        [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+        [`TrellisError::InvalidOptions`] for a non-finite scale or an adapter listed twice;
+        the attachment is then unchanged.
+"""
+        
+        _UniffiFfiConverterSequenceTypeAttachedAdapter.check_lower(adapters)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceTypeAttachedAdapter.lower(adapters),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_session_set_adapters,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def stream(self, prompt: str) -> ResponseStream:
         """
         Starts a streamed answer; pull the pieces with [`ResponseStream::next`].
@@ -3255,6 +4364,310 @@ class _UniffiFfiConverterTypeSession:
     def write(cls, value: Session, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+class Tool():
+    """
+    A tool the model may call, implemented in foreign code (Swift, Kotlin, Python).
+
+    Give a list of them to [`Session::with_tools`]. The model only ever calls a tool by one
+    of the given names, with arguments that are valid for its [`Tool::parameters_json`]
+    schema (decoding is constrained by the grammar).
+"""
+    
+    def name(self, ) -> str:
+        """
+        The tool's name, as the model calls it (unique within a session).
+"""
+        raise NotImplementedError
+    def description(self, ) -> str:
+        """
+        What the tool does, shown to the model.
+"""
+        raise NotImplementedError
+    def parameters_json(self, ) -> str:
+        """
+        The JSON Schema of the tool's arguments (a JSON object schema, as text). Bound
+        strings with `maxLength` or `enum`: a small model can loop inside unbounded ones.
+"""
+        raise NotImplementedError
+    async def call(self, arguments_json: str) -> str:
+        """
+        Runs the tool on `arguments_json` (a JSON object valid for the schema) and returns
+        its output: text, or JSON text (passed to the model as JSON when it parses).
+
+        # Errors
+        The response fails with [`TrellisError::ToolCall`] naming the tool (or, with
+        [`ToolErrorPolicy::ReportToModel`], the error text goes back to the model). A foreign
+        exception that is not a `TrellisError` is reported as [`TrellisError::Callback`].
+"""
+        raise NotImplementedError
+
+class ToolImpl(Tool):
+    """
+    A tool the model may call, implemented in foreign code (Swift, Kotlin, Python).
+
+    Give a list of them to [`Session::with_tools`]. The model only ever calls a tool by one
+    of the given names, with arguments that are valid for its [`Tool::parameters_json`]
+    schema (decoding is constrained by the grammar).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_free_tool, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_trellis_ffi_fn_clone_tool, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def name(self, ) -> str:
+        """
+        The tool's name, as the model calls it (unique within a session).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_tool_name,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def description(self, ) -> str:
+        """
+        What the tool does, shown to the model.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_tool_description,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def parameters_json(self, ) -> str:
+        """
+        The JSON Schema of the tool's arguments (a JSON object schema, as text). Bound
+        strings with `maxLength` or `enum`: a small model can loop inside unbounded ones.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_trellis_ffi_fn_method_tool_parameters_json,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def call(self, arguments_json: str) -> str:
+        """
+        Runs the tool on `arguments_json` (a JSON object valid for the schema) and returns
+        its output: text, or JSON text (passed to the model as JSON when it parses).
+
+        # Errors
+        The response fails with [`TrellisError::ToolCall`] naming the tool (or, with
+        [`ToolErrorPolicy::ReportToModel`], the error text goes back to the model). A foreign
+        exception that is not a `TrellisError` is reported as [`TrellisError::Callback`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(arguments_json)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(arguments_json),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_trellis_ffi_fn_method_tool_call(*_uniffi_lowered_args),
+            _UniffiLib.ffi_trellis_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_trellis_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_trellis_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplToolImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD0
+    def name(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeTool._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.name
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterString.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD1
+    def description(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeTool._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.description
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterString.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD2
+    def parameters_json(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeTool._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.parameters_json
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterString.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_TRELLIS_FFI_TOOL_METHOD3
+    def call(
+            uniffi_handle,
+            arguments_json,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeTool._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(arguments_json), )
+            uniffi_method = uniffi_obj.call
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterString.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            TrellisError,
+            _UniffiFfiConverterTypeTrellisError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_TRELLIS_FFI_TOOL
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeTool._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_TRELLIS_FFI_TOOL
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeTool._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceTrellisFfiTool(
+        _uniffi_free,
+        _uniffi_clone,
+        name,
+        description,
+        parameters_json,
+        call,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_trellis_ffi_fn_init_callback_vtable_tool(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeTool:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ToolImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeTool._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: Tool):
+        if not isinstance(value, Tool):
+            raise TypeError("Expected Tool subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Tool):
+         if isinstance(value, ToolImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeTool._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Tool, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterOptionalTypeModelOptions(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3304,6 +4717,54 @@ class _UniffiFfiConverterOptionalTypeGenerationOptions(_UniffiConverterRustBuffe
             return _UniffiFfiConverterTypeGenerationOptions.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterSequenceTypeTool(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeTool.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeTool.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeTool.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalTypeToolOptions(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeToolOptions.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeToolOptions.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeToolOptions.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 def bundled_model_path() -> str:
     """
     Where the bundled model is expected (`~/.cache/trellis/models/...`).
@@ -3346,26 +4807,87 @@ def default_model_options() -> ModelOptions:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def default_tool_options() -> ToolOptions:
+    """
+    The SDK's default tool options (5 rounds, 4 calls per round, schemas in the prompt,
+    failing tools fail the response, the model chooses).
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeToolOptions.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_trellis_ffi_fn_func_default_tool_options,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def write_random_adapter(model: Model,path: str,name: str,rank: int,seed: int) -> None:
+    """
+    Writes a LoRA adapter with seeded pseudo-random weights (no training) for `model` to
+    `path`: rank `rank`, alpha = rank, on every layer's attention queries/values and MLP
+    up-projections, named `name`. Meant for tests and demos: an adapted session answers
+    differently from the base model, not better.
+
+    # Errors
+    [`TrellisError::Adapter`] when the file cannot be written or `rank` is out of range.
+"""
+    
+    _UniffiFfiConverterTypeModel.check_lower(model)
+
+    _UniffiFfiConverterString.check_lower(path)
+
+    _UniffiFfiConverterString.check_lower(name)
+
+    _UniffiFfiConverterUInt32.check_lower(rank)
+
+    _UniffiFfiConverterUInt64.check_lower(seed)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeModel.lower(model),
+        _UniffiFfiConverterString.lower(path),
+        _UniffiFfiConverterString.lower(name),
+        _UniffiFfiConverterUInt32.lower(rank),
+        _UniffiFfiConverterUInt64.lower(seed),
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = _UniffiFfiConverterTypeTrellisError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_trellis_ffi_fn_func_write_random_adapter,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
     "Sampling",
     "FinishReason",
+    "ToolErrorPolicy",
+    "ToolChoice",
     "TrellisError",
-    "GenerationOptions",
+    "AdapterMetadata",
     "ModelOptions",
+    "AttachedAdapter",
+    "GenerationOptions",
     "Usage",
     "Response",
     "StreamOutcome",
+    "ToolOptions",
     "bundled_model_path",
     "default_generation_options",
     "default_model_options",
+    "default_tool_options",
+    "write_random_adapter",
     "Model",
     "ModelProtocol",
+    "Adapter",
+    "AdapterProtocol",
     "ResponseStream",
     "ResponseStreamProtocol",
     "StreamObserverImpl",
     "StreamObserver",
     "Session",
     "SessionProtocol",
+    "ToolImpl",
+    "Tool",
 ]

@@ -1,17 +1,18 @@
 //! Foreign-language bindings for Trellis, generated with [UniFFI](https://mozilla.github.io/uniffi-rs/).
 //!
 //! This crate is the only one that knows UniFFI: it wraps the `trellis` SDK in
-//! FFI-friendly objects ([`Model`], [`Session`], [`ResponseStream`]), records
-//! ([`ModelOptions`], [`GenerationOptions`], [`Usage`], [`Response`]) and one error enum
-//! ([`TrellisError`]). `scripts/gen-bindings.sh` turns the compiled library into Python
-//! (and later Kotlin/Swift) sources.
+//! FFI-friendly objects ([`Model`], [`Session`], [`ResponseStream`], [`Adapter`]), foreign
+//! traits implemented in Swift/Kotlin/Python ([`Tool`], [`StreamObserver`]), records
+//! ([`ModelOptions`], [`GenerationOptions`], [`ToolOptions`], [`Usage`], [`Response`], ...)
+//! and one error enum ([`TrellisError`]). `scripts/gen-bindings.sh` turns the compiled
+//! library into Python, Kotlin and Swift sources.
 //!
 //! Guarantees at the boundary:
 //! - every `trellis::Error` maps to a specific [`TrellisError`] variant;
 //! - a panic inside an exported call becomes [`TrellisError::Internal`] instead of unwinding
 //!   into foreign code;
-//! - an unexpected exception raised by a foreign [`StreamObserver`] becomes
-//!   [`TrellisError::Callback`].
+//! - an unexpected exception raised by a foreign [`StreamObserver`] or [`Tool`] becomes
+//!   [`TrellisError::Callback`] (for a tool, wrapped in [`TrellisError::ToolCall`]).
 //!
 //! The Rust API can be used directly too (handy for tests):
 //!
@@ -702,6 +703,117 @@ impl Session {
         self.inner.is_responding()
     }
 
+    /// Starts a conversation whose model may call `tools` (implemented in foreign code).
+    /// [`Session::respond`] then runs the tool loop: the model calls tools (names and
+    /// arguments constrained by the grammar), the session runs the calls, feeds their
+    /// outputs back and continues until the model answers. `tool_options`: `None` for the
+    /// defaults ([`default_tool_options`]).
+    ///
+    /// # Errors
+    /// [`TrellisError::InvalidTool`] when a tool's parameters are not a usable JSON Schema
+    /// or two tools share a name; [`TrellisError::InvalidOptions`] for out-of-range tool
+    /// options.
+    #[uniffi::constructor]
+    pub fn with_tools(
+        model: Arc<Model>,
+        instructions: Option<String>,
+        options: Option<GenerationOptions>,
+        tools: Vec<Arc<dyn Tool>>,
+        tool_options: Option<ToolOptions>,
+    ) -> Result<Arc<Self>, TrellisError> {
+        guard(|| {
+            let tool_options = tool_options.unwrap_or_else(default_tool_options);
+            let tool_options = trellis::ToolOptions::try_from(tool_options)?;
+            let mut dynamic: Vec<Arc<dyn trellis::ErasedTool>> = Vec::with_capacity(tools.len());
+            let mut names = std::collections::HashSet::new();
+            for tool in tools {
+                let dynamic_tool = dynamic_tool(tool)?;
+                let name = trellis::ErasedTool::tool_name(&dynamic_tool).to_owned();
+                if !names.insert(name.clone()) {
+                    return Err(TrellisError::InvalidTool {
+                        tool: name,
+                        reason: "two tools have this name".into(),
+                    });
+                }
+                dynamic.push(Arc::new(dynamic_tool));
+            }
+            let mut session = trellis::Session::new(&model.inner);
+            if let Some(text) = instructions {
+                session = session.instructions(text);
+            }
+            if let Some(options) = options {
+                session = session.options(options.into());
+            }
+            let session = session.tool_options(tool_options).tools(dynamic);
+            Ok(Arc::new(Session { inner: session }))
+        })
+    }
+
+    /// Attaches `adapter` with `scale` (the effective factor is `scale × alpha / rank`) as the
+    /// session's only adapter, from the next request on; a running request is not affected.
+    /// The conversation is kept but evaluated again with the new weights.
+    ///
+    /// # Errors
+    /// [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+    /// [`TrellisError::InvalidOptions`] for a non-finite scale; the attachment is then
+    /// unchanged.
+    pub fn set_adapter(&self, adapter: Arc<Adapter>, scale: f32) -> Result<(), TrellisError> {
+        guard(|| {
+            Ok(self
+                .inner
+                .set_adapter(Some((adapter.inner.clone(), scale)))?)
+        })
+    }
+
+    /// Replaces the session's adapters by `adapters`, stacked (their contributions add up,
+    /// each with its scale; an empty list detaches all), from the next request on.
+    /// Setting the same adapters and scales again keeps the cached conversation.
+    ///
+    /// # Errors
+    /// [`TrellisError::AdapterModelMismatch`] for an adapter loaded for another model,
+    /// [`TrellisError::InvalidOptions`] for a non-finite scale or an adapter listed twice;
+    /// the attachment is then unchanged.
+    pub fn set_adapters(&self, adapters: Vec<AttachedAdapter>) -> Result<(), TrellisError> {
+        guard(|| {
+            let adapters = adapters
+                .into_iter()
+                .map(|a| (a.adapter.inner.clone(), a.scale))
+                .collect();
+            Ok(self.inner.set_adapters(adapters)?)
+        })
+    }
+
+    /// Detaches every LoRA adapter from the next request on.
+    ///
+    /// # Errors
+    /// None in practice; the signature mirrors [`Session::set_adapters`].
+    pub fn clear_adapter(&self) -> Result<(), TrellisError> {
+        guard(|| Ok(self.inner.set_adapters(Vec::new())?))
+    }
+
+    /// The attached LoRA adapters and their scales, in attachment order.
+    pub fn attached_adapters(&self) -> Vec<AttachedAdapter> {
+        self.inner
+            .attached_adapters()
+            .into_iter()
+            .map(|(adapter, scale)| AttachedAdapter {
+                adapter: Arc::new(Adapter { inner: adapter }),
+                scale,
+            })
+            .collect()
+    }
+
+    /// The first attached LoRA adapter and its scale, if any (see
+    /// [`Session::attached_adapters`]).
+    pub fn attached_adapter(&self) -> Option<AttachedAdapter> {
+        self.inner
+            .attached_adapter()
+            .map(|(adapter, scale)| AttachedAdapter {
+                adapter: Arc::new(Adapter { inner: adapter }),
+                scale,
+            })
+    }
+
     /// Answers `prompt` with free text.
     ///
     /// # Errors
@@ -806,6 +918,300 @@ impl Session {
         })
         .await
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools implemented in foreign code
+// ---------------------------------------------------------------------------------------------
+
+/// A tool the model may call, implemented in foreign code (Swift, Kotlin, Python).
+///
+/// Give a list of them to [`Session::with_tools`]. The model only ever calls a tool by one
+/// of the given names, with arguments that are valid for its [`Tool::parameters_json`]
+/// schema (decoding is constrained by the grammar).
+#[uniffi::export(foreign)]
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    /// The tool's name, as the model calls it (unique within a session).
+    fn name(&self) -> String;
+    /// What the tool does, shown to the model.
+    fn description(&self) -> String;
+    /// The JSON Schema of the tool's arguments (a JSON object schema, as text). Bound
+    /// strings with `maxLength` or `enum`: a small model can loop inside unbounded ones.
+    fn parameters_json(&self) -> String;
+    /// Runs the tool on `arguments_json` (a JSON object valid for the schema) and returns
+    /// its output: text, or JSON text (passed to the model as JSON when it parses).
+    ///
+    /// # Errors
+    /// The response fails with [`TrellisError::ToolCall`] naming the tool (or, with
+    /// [`ToolErrorPolicy::ReportToModel`], the error text goes back to the model). A foreign
+    /// exception that is not a `TrellisError` is reported as [`TrellisError::Callback`].
+    async fn call(&self, arguments_json: String) -> Result<String, TrellisError>;
+}
+
+/// Wraps a foreign [`Tool`] as the core's [`trellis::DynamicTool`].
+fn dynamic_tool(tool: Arc<dyn Tool>) -> Result<trellis::DynamicTool, TrellisError> {
+    let name = tool.name();
+    let invalid = |reason: String| TrellisError::InvalidTool {
+        tool: name.clone(),
+        reason,
+    };
+    if name.trim().is_empty() {
+        return Err(invalid("the name is empty".into()));
+    }
+    let schema: serde_json::Value = serde_json::from_str(&tool.parameters_json())
+        .map_err(|e| invalid(format!("the parameters schema is not JSON: {e}")))?;
+    let schema = trellis::GenerationSchema::from_json(schema)
+        .map_err(|e| invalid(format!("the parameters schema cannot be used: {e}")))?;
+    let description = tool.description();
+    Ok(trellis::DynamicTool::new(
+        name.clone(),
+        description,
+        schema,
+        move |arguments: trellis::GeneratedContent| {
+            let tool = tool.clone();
+            async move {
+                let output = guard_async(tool.call(arguments.to_json_string()))
+                    .await
+                    .map_err(|e| Box::new(e) as trellis::BoxError)?;
+                Ok(serde_json::from_str(&output).unwrap_or(serde_json::Value::String(output)))
+            }
+        },
+    ))
+}
+
+/// What a failing tool does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ToolErrorPolicy {
+    /// The response fails with [`TrellisError::ToolCall`].
+    Fail,
+    /// The error text becomes the tool's output and the model continues.
+    ReportToModel,
+}
+
+/// Whether the model must call a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ToolChoice {
+    /// The model calls tools or answers, as it sees fit.
+    Auto,
+    /// The first step of every response must call at least one tool.
+    Required,
+}
+
+/// Options of the tool loop (see [`default_tool_options`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct ToolOptions {
+    /// Most rounds of tool calls in one response (at least 1).
+    pub max_rounds: u32,
+    /// Most calls in one round (at least 1).
+    pub max_calls_per_round: u32,
+    /// Show each tool's parameters schema in the prompt (decoding is constrained either way).
+    pub include_schema_in_prompt: bool,
+    /// What a failing tool does.
+    pub on_error: ToolErrorPolicy,
+    /// Whether the first step must call a tool.
+    pub tool_choice: ToolChoice,
+}
+
+/// The SDK's default tool options (5 rounds, 4 calls per round, schemas in the prompt,
+/// failing tools fail the response, the model chooses).
+#[uniffi::export]
+pub fn default_tool_options() -> ToolOptions {
+    let o = trellis::ToolOptions::default();
+    ToolOptions {
+        max_rounds: u32::try_from(o.max_rounds).unwrap_or(u32::MAX),
+        max_calls_per_round: u32::try_from(o.max_calls_per_round).unwrap_or(u32::MAX),
+        include_schema_in_prompt: o.include_schema_in_prompt,
+        on_error: match o.on_error {
+            trellis::ToolErrorPolicy::ReportToModel => ToolErrorPolicy::ReportToModel,
+            _ => ToolErrorPolicy::Fail,
+        },
+        tool_choice: match o.tool_choice {
+            trellis::ToolChoice::Required => ToolChoice::Required,
+            _ => ToolChoice::Auto,
+        },
+    }
+}
+
+impl TryFrom<ToolOptions> for trellis::ToolOptions {
+    type Error = TrellisError;
+
+    fn try_from(o: ToolOptions) -> Result<Self, TrellisError> {
+        let at_least_one = |option: &str, value: u32| {
+            if value == 0 {
+                Err(TrellisError::InvalidOptions {
+                    option: option.into(),
+                    reason: "must be at least 1".into(),
+                })
+            } else {
+                Ok(value as usize)
+            }
+        };
+        Ok(trellis::ToolOptions {
+            max_rounds: at_least_one("max_rounds", o.max_rounds)?,
+            max_calls_per_round: at_least_one("max_calls_per_round", o.max_calls_per_round)?,
+            include_schema_in_prompt: o.include_schema_in_prompt,
+            on_error: match o.on_error {
+                ToolErrorPolicy::Fail => trellis::ToolErrorPolicy::Fail,
+                ToolErrorPolicy::ReportToModel => trellis::ToolErrorPolicy::ReportToModel,
+            },
+            tool_choice: match o.tool_choice {
+                ToolChoice::Auto => trellis::ToolChoice::Auto,
+                ToolChoice::Required => trellis::ToolChoice::Required,
+            },
+            ..trellis::ToolOptions::default()
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoRA adapters
+// ---------------------------------------------------------------------------------------------
+
+/// One metadata key/value of an adapter file (non-text values rendered as text).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AdapterMetadata {
+    /// The GGUF key, e.g. `general.name`.
+    pub key: String,
+    /// The value: strings verbatim, numbers and booleans in decimal, arrays summarised.
+    pub value: String,
+}
+
+fn metadata_value_text(value: &trellis_gguf::MetadataValue) -> String {
+    use trellis_gguf::MetadataValue as V;
+    match value {
+        V::String(s) => s.clone(),
+        V::Bool(b) => b.to_string(),
+        V::F32(v) => v.to_string(),
+        V::F64(v) => v.to_string(),
+        V::Array(a) => format!("{a:?}").chars().take(200).collect(),
+        other => other
+            .as_i64()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| format!("{other:?}")),
+    }
+}
+
+/// A LoRA adapter loaded for a [`Model`]; attach it to sessions with
+/// [`Session::set_adapter`] (one) or [`Session::set_adapters`] (stacked).
+#[derive(uniffi::Object)]
+pub struct Adapter {
+    inner: trellis::Adapter,
+}
+
+#[uniffi::export]
+impl Adapter {
+    /// Loads the GGUF LoRA adapter at `path` for `model`. The file is checked against the
+    /// model (architecture, every target tensor exists, shapes agree) before llama.cpp sees
+    /// it.
+    ///
+    /// # Errors
+    /// [`TrellisError::Io`] for a missing file, [`TrellisError::Adapter`] naming what is
+    /// wrong with the file, [`TrellisError::AdapterLoad`] when llama.cpp refuses it.
+    #[uniffi::constructor]
+    pub fn load(model: Arc<Model>, path: String) -> Result<Arc<Self>, TrellisError> {
+        guard(|| {
+            Ok(Arc::new(Adapter {
+                inner: trellis::Adapter::load(&model.inner, path)?,
+            }))
+        })
+    }
+
+    /// The file the adapter was loaded from.
+    pub fn path(&self) -> String {
+        self.inner.path().display().to_string()
+    }
+
+    /// `general.name`, if the file has one.
+    pub fn name(&self) -> Option<String> {
+        self.inner.name().map(str::to_owned)
+    }
+
+    /// The rank shared by all A/B pairs (`None` if the pairs have different ranks).
+    pub fn rank(&self) -> Option<u64> {
+        self.inner.rank()
+    }
+
+    /// `adapter.lora.alpha`, if present: the effective scale is `scale × alpha / rank`.
+    pub fn alpha(&self) -> Option<f32> {
+        self.inner.alpha()
+    }
+
+    /// Names of the adapted base tensors (e.g. `blk.0.attn_q.weight`), sorted.
+    pub fn targets(&self) -> Vec<String> {
+        self.inner
+            .targets()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// All metadata key/values of the adapter file, in file order.
+    pub fn metadata(&self) -> Vec<AdapterMetadata> {
+        self.inner
+            .metadata()
+            .iter()
+            .map(|(key, value)| AdapterMetadata {
+                key: key.clone(),
+                value: metadata_value_text(value),
+            })
+            .collect()
+    }
+
+    /// Whether the adapter was loaded for `model` (the same loaded model).
+    pub fn belongs_to(&self, model: Arc<Model>) -> bool {
+        self.inner.belongs_to(&model.inner)
+    }
+}
+
+/// An adapter attached to a session, with its scale (effective factor: `scale × alpha /
+/// rank`).
+#[derive(uniffi::Record)]
+pub struct AttachedAdapter {
+    /// The adapter.
+    pub adapter: Arc<Adapter>,
+    /// Its scale.
+    pub scale: f32,
+}
+
+/// Writes a LoRA adapter with seeded pseudo-random weights (no training) for `model` to
+/// `path`: rank `rank`, alpha = rank, on every layer's attention queries/values and MLP
+/// up-projections, named `name`. Meant for tests and demos: an adapted session answers
+/// differently from the base model, not better.
+///
+/// # Errors
+/// [`TrellisError::Adapter`] when the file cannot be written or `rank` is out of range.
+#[uniffi::export]
+pub fn write_random_adapter(
+    model: Arc<Model>,
+    path: String,
+    name: String,
+    rank: u32,
+    seed: u64,
+) -> Result<(), TrellisError> {
+    guard(|| {
+        let failed = |reason: String| TrellisError::Adapter {
+            path: path.clone(),
+            reason,
+        };
+        if rank == 0 || rank > 64 {
+            return Err(failed(format!("rank {rank} is not in 1..=64")));
+        }
+        let base = trellis_gguf::GgufFile::open(model.inner.path()).map_err(|e| failed(text(e)))?;
+        trellis::lora::AdapterWriter::new(&base)
+            .target("blk.*.attn_q.weight")
+            .target("blk.*.attn_v.weight")
+            .target("blk.*.ffn_up.weight")
+            .rank(u64::from(rank))
+            .alpha(rank as f32)
+            .amplitude(0.08)
+            .seed(seed)
+            .name(&name)
+            .metadata("training.creator", "trellis-ffi write_random_adapter")
+            .write(&path)
+            .map_err(|e| failed(text(e)))?;
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -934,6 +1340,131 @@ mod tests {
         assert!(
             matches!(r, Err(TrellisError::Internal { ref reason }) if reason.contains("async kaboom"))
         );
+    }
+
+    struct RustTool {
+        schema: &'static str,
+        panics: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Tool for RustTool {
+        fn name(&self) -> String {
+            "shout".into()
+        }
+        fn description(&self) -> String {
+            "Upper-cases a word.".into()
+        }
+        fn parameters_json(&self) -> String {
+            self.schema.into()
+        }
+        async fn call(&self, arguments_json: String) -> Result<String, TrellisError> {
+            if self.panics {
+                panic!("tool bug");
+            }
+            let v: serde_json::Value =
+                serde_json::from_str(&arguments_json).map_err(|e| TrellisError::InvalidJson {
+                    reason: e.to_string(),
+                })?;
+            let word = v["word"].as_str().unwrap_or_default().to_uppercase();
+            Ok(if word == "JSON" {
+                r#"{"loud": true}"#.into()
+            } else {
+                word
+            })
+        }
+    }
+
+    const WORD_SCHEMA: &str = r#"{"type":"object","properties":{"word":{"type":"string","maxLength":10}},"required":["word"]}"#;
+
+    #[test]
+    fn foreign_tools_become_dynamic_tools() {
+        use trellis::ErasedTool;
+        let tool = dynamic_tool(Arc::new(RustTool {
+            schema: WORD_SCHEMA,
+            panics: false,
+        }))
+        .unwrap();
+        assert_eq!(tool.tool_name(), "shout");
+        assert_eq!(tool.tool_description(), "Upper-cases a word.");
+        let call = |word: &str| {
+            let args = trellis::GeneratedContent::from_json_str(&format!(r#"{{"word":"{word}"}}"#))
+                .unwrap();
+            futures::executor::block_on(tool.call_json(args)).unwrap()
+        };
+        // Text stays text; output that parses as JSON is passed on as JSON.
+        assert_eq!(call("hi"), serde_json::json!("HI"));
+        assert_eq!(call("json"), serde_json::json!({"loud": true}));
+    }
+
+    #[test]
+    fn bad_tool_schemas_are_invalid_tool_errors() {
+        for schema in ["{not json", "[1, 2]", r##"{"$ref":"#/$defs/missing"}"##] {
+            let err = dynamic_tool(Arc::new(RustTool {
+                schema,
+                panics: false,
+            }))
+            .unwrap_err();
+            assert!(
+                matches!(err, TrellisError::InvalidTool { ref tool, .. } if tool == "shout"),
+                "{schema}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panicking_tool_is_an_error_not_a_panic() {
+        use trellis::ErasedTool;
+        let tool = dynamic_tool(Arc::new(RustTool {
+            schema: WORD_SCHEMA,
+            panics: true,
+        }))
+        .unwrap();
+        let args = trellis::GeneratedContent::from_json_str(r#"{"word":"x"}"#).unwrap();
+        let err = futures::executor::block_on(tool.call_json(args)).unwrap_err();
+        assert!(err.to_string().contains("tool bug"), "{err}");
+    }
+
+    #[test]
+    fn tool_options_round_trip_and_refuse_zero() {
+        let defaults = default_tool_options();
+        let core = trellis::ToolOptions::try_from(defaults).unwrap();
+        assert_eq!(core, trellis::ToolOptions::default());
+        let required = ToolOptions {
+            tool_choice: ToolChoice::Required,
+            on_error: ToolErrorPolicy::ReportToModel,
+            max_rounds: 2,
+            ..defaults
+        };
+        let core = trellis::ToolOptions::try_from(required).unwrap();
+        assert_eq!(core.tool_choice, trellis::ToolChoice::Required);
+        assert_eq!(core.on_error, trellis::ToolErrorPolicy::ReportToModel);
+        assert_eq!(core.max_rounds, 2);
+        for zero in [
+            ToolOptions {
+                max_rounds: 0,
+                ..defaults
+            },
+            ToolOptions {
+                max_calls_per_round: 0,
+                ..defaults
+            },
+        ] {
+            assert!(matches!(
+                trellis::ToolOptions::try_from(zero),
+                Err(TrellisError::InvalidOptions { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn metadata_values_render_as_text() {
+        use trellis_gguf::MetadataValue as V;
+        assert_eq!(metadata_value_text(&V::String("abc".into())), "abc");
+        assert_eq!(metadata_value_text(&V::U32(7)), "7");
+        assert_eq!(metadata_value_text(&V::I64(-3)), "-3");
+        assert_eq!(metadata_value_text(&V::F32(0.5)), "0.5");
+        assert_eq!(metadata_value_text(&V::Bool(true)), "true");
     }
 
     #[test]
