@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Installs the system packages Trellis needs to build llama.cpp (cmake, libclang for bindgen)
-# and to test the bindings (JDK, JNA, npm), when they are missing. Debian/Ubuntu (apt). Safe
-# to run repeatedly.
+# Installs the system packages Trellis needs to build llama.cpp (cmake, libclang for bindgen),
+# when they are missing; with --bindings also what the bindings tests need (JDK, JNA, npm).
+# Debian/Ubuntu (apt). Safe to run repeatedly.
+#
+#   scripts/install-deps.sh              build packages (the demo)
+#   scripts/install-deps.sh --bindings   build packages + bindings test packages (the tests)
 set -euo pipefail
 log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+bindings=0
+case "${1:-}" in
+  "") ;;
+  --bindings) bindings=1 ;;
+  *) echo "usage: $0 [--bindings]" >&2; exit 2 ;;
+esac
 
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
@@ -12,9 +22,11 @@ command -v c++ >/dev/null || missing+=(g++)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 # Bindings tests (scripts/test-bindings.sh): a JDK and JNA for the Kotlin tests, npm to
 # fetch the Kotlin compiler, a C compiler for the Swift header check (g++ above brings gcc).
-command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-[ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
-command -v npm >/dev/null || missing+=(npm)
+if [ "$bindings" = 1 ]; then
+  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+  [ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; }
 
 if [ ${#missing[@]} -gt 0 ]; then

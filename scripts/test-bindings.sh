@@ -79,9 +79,9 @@ if [ ! -x "$KOTLINC" ]; then
     || kotlin_status=1
 fi
 for f in "$KOTLINC" "$JNA_JAR" "$COROUTINES_JAR" "$STDLIB_JAR"; do
-  [ -e "$f" ] || { echo "test-bindings: missing $f (scripts/install-deps.sh installs JNA and the JDK)" >&2; kotlin_status=1; }
+  [ -e "$f" ] || { echo "test-bindings: missing $f (scripts/install-deps.sh --bindings installs JNA and the JDK)" >&2; kotlin_status=1; }
 done
-command -v javac >/dev/null || { echo "test-bindings: javac missing (scripts/install-deps.sh)" >&2; kotlin_status=1; }
+command -v javac >/dev/null || { echo "test-bindings: javac missing (scripts/install-deps.sh --bindings)" >&2; kotlin_status=1; }
 if [ "$kotlin_status" = 0 ]; then
   KT_SOURCES=(bindings/kotlin/uniffi/trellis_ffi/trellis_ffi.kt bindings/kotlin/trellis/Trellis.kt
               bindings/kotlin/tests/TrellisTests.kt)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --bindings
 bash scripts/install-model.sh >/dev/null
 
 # Real-model tests share 2 cores: sleeping (not spinning) OpenMP workers keep parallel
