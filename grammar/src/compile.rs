@@ -196,8 +196,17 @@ struct Ctx<'a> {
     any_rule: Option<u32>,
     /// Set while compiling parts that must stay call-free (intersections, `oneOf`).
     no_counted: bool,
+    /// Set inside `oneOf` branches: calls of lexeme rules are fine there, they are spliced
+    /// back before the disjointness check.
+    splice_ok: bool,
     /// Rules shared by every free string / number / integer of the schema.
     shared: [Option<u32>; 3],
+    /// Lexeme rules (`format`, `pattern`, large literal sets) by their regex text, so a
+    /// lexeme used twice in a schema is one rule.
+    lexemes: HashMap<String, u32>,
+    /// Rules that are lexemes (leaves and `lexeme` rules): spliced into their callers by
+    /// `finish` when they are call-free and prefix-free.
+    inlinable: Vec<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -740,6 +749,13 @@ fn decode_pointer_segment(s: &str) -> Option<String> {
 /// digits together); enough for any 64-bit integer and any practical decimal.
 const MAX_BOUND_DIGITS: usize = 48;
 
+/// Objects with at least this many declared members are always built by
+/// `dfa::object_raw`, even when some value then stays a call.
+const DIRECT_OBJECT_MEMBERS: usize = 12;
+
+/// Enum/const sets with at least this many spellings are compiled as a trie rule.
+const MIN_TRIE_LITERALS: usize = 16;
+
 /// Deepest recursion of the compiler through nested and inlined schemas. Each level takes
 /// a few KiB of stack; this stays well inside a 2 MiB thread stack.
 const MAX_COMPILE_DEPTH: usize = 64;
@@ -795,6 +811,7 @@ impl<'a> Ctx<'a> {
             return Ok(h::fail());
         }
         let id = self.new_rule(Body::Raw(Box::new(raw)))?;
+        self.inlinable.push(id);
         Ok(call(id))
     }
 
@@ -814,6 +831,7 @@ impl<'a> Ctx<'a> {
         let p = dfa::product(
             &refs,
             &|b| b.iter().all(|x| *x),
+            refs.len(),
             self.opts.limits.max_dfa_states,
         )?;
         self.leaf(p)
@@ -828,8 +846,10 @@ impl<'a> Ctx<'a> {
         ptr: &str,
     ) -> Result<Hir, CompileError> {
         let saved = std::mem::replace(&mut self.no_counted, true);
+        let saved_splice = std::mem::replace(&mut self.splice_ok, false);
         let r = self.intersect_schemas_inner(parts, kw, ptr);
         self.no_counted = saved;
+        self.splice_ok = saved_splice;
         r
     }
 
@@ -893,6 +913,48 @@ impl<'a> Ctx<'a> {
         let id = self.new_rule(Body::Hir(body))?;
         self.shared[which as usize] = Some(id);
         Ok(call(id))
+    }
+
+    /// A large call-free lexeme (a `format` or `pattern` string) as its own rule, called from
+    /// its uses: the calling rule's DFA stays small, a lexeme used twice is built once, and
+    /// its DFA comes from the process-wide cache when another schema used it before. Kept
+    /// inline where calls are not allowed, for small lexemes, and for ones that can be empty.
+    fn lexeme(&mut self, hir: Hir) -> Result<Hir, CompileError> {
+        if (self.no_counted && !self.splice_ok)
+            || !hir_big(&hir)
+            || hir_has_calls(&hir)
+            || hir.properties().minimum_len().is_none_or(|n| n == 0)
+        {
+            return Ok(hir);
+        }
+        let key = hir.to_string();
+        if let Some(&id) = self.lexemes.get(&key) {
+            return Ok(call(id));
+        }
+        let id = self.new_rule(Body::Hir(hir))?;
+        self.lexemes.insert(key, id);
+        self.inlinable.push(id);
+        Ok(call(id))
+    }
+
+    /// An alternation of literal spellings (`enum`, `const`). A large set becomes its own
+    /// rule whose DFA is the literals' trie, built directly instead of by determinizing
+    /// the alternation.
+    fn literal_set(&mut self, lits: Vec<Hir>) -> Result<Hir, CompileError> {
+        if (self.no_counted && !self.splice_ok) || lits.len() < MIN_TRIE_LITERALS {
+            return Ok(h::alt(lits));
+        }
+        let mut bytes = Vec::with_capacity(lits.len());
+        for l in &lits {
+            match l.kind() {
+                HirKind::Literal(b) if !b.0.is_empty() && !b.0.contains(&MARKER) => {
+                    bytes.push(b.0.to_vec())
+                }
+                _ => return Ok(h::alt(lits)),
+            }
+        }
+        let raw = dfa::from_literals(&bytes, self.opts.limits.max_dfa_states)?;
+        self.leaf(raw)
     }
 
     fn any(&mut self) -> Result<Hir, CompileError> {
@@ -1110,7 +1172,9 @@ impl<'a> Ctx<'a> {
                     .clone();
                 let mut alts = Vec::new();
                 let saved = self.no_counted;
+                let saved_splice = self.splice_ok;
                 self.no_counted |= kw == "oneOf";
+                self.splice_ok |= kw == "oneOf";
                 for (i, b) in branches.iter().enumerate() {
                     let bp = child(&child(ptr, kw), &i.to_string());
                     let hir = match merge(&m, b) {
@@ -1122,8 +1186,21 @@ impl<'a> Ctx<'a> {
                     alts.push(hir);
                 }
                 self.no_counted = saved;
+                self.splice_ok = saved_splice;
                 if kw == "oneOf" {
-                    self.check_disjoint(&alts, ptr)?;
+                    let raws = self.check_disjoint(&alts, ptr)?;
+                    if !saved && raws.len() > 1 {
+                        // The branches' DFAs exist already: their union as one rule
+                        // spares determinizing them again inside the caller.
+                        let refs: Vec<&Raw> = raws.iter().collect();
+                        let union = dfa::product(
+                            &refs,
+                            &|b| b.iter().any(|x| *x),
+                            0,
+                            self.opts.limits.max_dfa_states,
+                        )?;
+                        return self.leaf(union);
+                    }
                 }
                 return Ok(h::alt(alts));
             }
@@ -1159,7 +1236,7 @@ impl<'a> Ctx<'a> {
                 .flat_map(literal_value)
                 .collect();
             if type_only {
-                return Ok(h::alt(lits));
+                return self.literal_set(lits);
             }
             // Keep the spellings that the rest of the schema accepts.
             let rest = {
@@ -1175,7 +1252,10 @@ impl<'a> Ctx<'a> {
                     depth: self.depth,
                     any_rule: None,
                     no_counted: false,
+                    splice_ok: false,
                     shared: [None; 3],
+                    lexemes: HashMap::new(),
+                    inlinable: Vec::new(),
                 };
                 let h = sub.compile_map(&m, ptr)?;
                 self.fuel = sub.fuel;
@@ -1189,24 +1269,31 @@ impl<'a> Ctx<'a> {
                     _ => false,
                 })
                 .collect();
-            return Ok(h::alt(kept));
+            return self.literal_set(kept);
         }
         self.compile_typed(&m, ptr)
     }
 
-    fn check_disjoint(&mut self, alts: &[Hir], ptr: &str) -> Result<(), CompileError> {
-        if alts.iter().any(hir_has_calls) {
-            return Err(unsupported("oneOf", ptr));
+    /// Refuses `oneOf` branches that can match the same document; returns their DFAs
+    /// (call-free: lexeme rules are spliced in, any other call is refused).
+    fn check_disjoint(&mut self, alts: &[Hir], ptr: &str) -> Result<Vec<Raw>, CompileError> {
+        let mut raws = Vec::with_capacity(alts.len());
+        for a in alts {
+            let mut raw = self.raw(a)?;
+            if raw.calls.iter().any(|c| !c.is_empty()) {
+                self.splice_lexemes(&mut raw)?;
+                if raw.calls.iter().any(|c| !c.is_empty()) {
+                    return Err(unsupported("oneOf", ptr));
+                }
+            }
+            raws.push(raw);
         }
-        let raws = alts
-            .iter()
-            .map(|a| self.raw(a))
-            .collect::<Result<Vec<_>, _>>()?;
         for i in 0..raws.len() {
             for j in i + 1..raws.len() {
                 let p = dfa::product(
                     &[&raws[i], &raws[j]],
                     &|b| b[0] && b[1],
+                    2,
                     self.opts.limits.max_dfa_states,
                 )?;
                 if !p.is_empty_language() {
@@ -1214,6 +1301,57 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        Ok(raws)
+    }
+
+    /// A compact object with exactly the declared members (in order, optional ones may be
+    /// left out) as a rule built by [`dfa::object_raw`]: each value is its own rule (a call
+    /// stays as is), spliced back by `finish` when prefix-free.
+    fn object_rule(&mut self, parts: &[(Vec<u8>, Hir)], req: &[bool]) -> Result<Hir, CompileError> {
+        let mut members = Vec::with_capacity(parts.len());
+        for ((enc, vh), &r) in parts.iter().zip(req) {
+            let id = match vh.kind() {
+                HirKind::Literal(l) if l.0.len() == 3 && l.0[0] == MARKER => {
+                    (l.0[1] as u32) << 8 | l.0[2] as u32
+                }
+                _ => {
+                    let id = self.new_rule(Body::Hir(vh.clone()))?;
+                    self.inlinable.push(id);
+                    id
+                }
+            };
+            let mut key = enc.clone();
+            key.push(b':');
+            members.push((key, id, r));
+        }
+        let raw = dfa::object_raw(&members, self.opts.limits.max_dfa_states)?;
+        let id = self.new_rule(Body::Raw(Box::new(raw)))?;
+        self.inlinable.push(id);
+        Ok(call(id))
+    }
+
+    /// Splices the lexeme rules `raw` calls into it (see [`dfa::splice_calls`]).
+    fn splice_lexemes(&mut self, raw: &mut Raw) -> Result<(), CompileError> {
+        let l = self.opts.limits;
+        let mut callees: HashMap<usize, Raw> = HashMap::new();
+        for &(k, _) in raw.calls.iter().flatten() {
+            let k = k as usize;
+            if callees.contains_key(&k) || !self.inlinable.contains(&(k as u32)) {
+                continue;
+            }
+            let mut r = match &self.rules[k] {
+                Body::Raw(r) => Raw::clone(r),
+                Body::Hir(h) => dfa::from_hir(h, l.max_dfa_states, l.max_automaton_bytes)?,
+                _ => continue,
+            };
+            if r.calls.iter().all(|c| c.is_empty()) {
+                dfa::trim(&mut r, &|_| true);
+                if dfa::spliceable(&r) {
+                    callees.insert(k, r);
+                }
+            }
+        }
+        dfa::splice_calls(raw, &|k| callees.get(&k), l.max_dfa_states);
         Ok(())
     }
 
@@ -1397,10 +1535,38 @@ impl<'a> Ctx<'a> {
                 let id = self.new_rule(Body::Counted(lo, hi))?;
                 return Ok(call(id));
             }
+            if parts.is_empty() && !self.no_counted && (lo > 0 || hi.is_some()) {
+                // A short length range: the (count, character) DFA built directly, spliced
+                // into the caller by `finish`.
+                let mut unit = self.raw(&any_char())?;
+                dfa::trim(&mut unit, &|_| true);
+                let raw = dfa::counted_raw(&unit, lo, hi, self.opts.limits.max_dfa_states)?;
+                return self.leaf(raw);
+            }
             if parts.is_empty() && !self.no_counted && lo == 0 && hi.is_none() {
                 return self.shared(Shared::String);
             }
+            if !parts.is_empty() {
+                // Length ∩ pattern/format: the length DFA is built directly, not unrolled.
+                if parts.iter().any(hir_has_calls) {
+                    return Err(unsupported("pattern", ptr));
+                }
+                let max_states = self.opts.limits.max_dfa_states;
+                let mut unit = self.raw(&any_char())?;
+                dfa::trim(&mut unit, &|_| true);
+                let mut raws = vec![dfa::counted_raw(&unit, lo, hi, max_states)?];
+                for p in &parts {
+                    raws.push(self.raw(p)?);
+                }
+                let refs: Vec<&Raw> = raws.iter().collect();
+                let p = dfa::product(&refs, &|b| b.iter().all(|x| *x), refs.len(), max_states)?;
+                return self.leaf(p);
+            }
             parts.push(quote(h::rep(any_char(), lo, hi)));
+        }
+        if parts.len() == 1 {
+            let part = parts.pop().unwrap_or_else(h::fail);
+            return self.lexeme(part);
         }
         self.intersect(parts, "pattern", ptr)
     }
@@ -1565,6 +1731,8 @@ impl<'a> Ctx<'a> {
             }
         }
         let mut members: Vec<(Hir, bool)> = Vec::new();
+        // The same members as (encoded key, value).
+        let mut parts: Vec<(Vec<u8>, Hir)> = Vec::new();
         for (k, v, req) in &declared {
             let enc = encode_key(k);
             let matching: Vec<Value> = pats
@@ -1591,27 +1759,29 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let vh = self.compile_value(&schema, &vp)?;
-            members.push((h::cat(vec![h::lit(&enc), self.colon(), vh]), *req));
+            members.push((h::cat(vec![h::lit(&enc), self.colon(), vh.clone()]), *req));
+            parts.push((enc, vh));
         }
         // Extra members.
         let mut extra_alts = Vec::new();
         let any_key = || quote(h::rep(canon_char(), 0, None));
-        let declared_lits: Vec<Hir> = declared
-            .iter()
-            .map(|(k, _, _)| h::lit(&encode_key(k)))
-            .collect();
-        let declared_raw = if declared_lits.is_empty() {
+        // The key DFAs below only serve extra members (patternProperties /
+        // additionalProperties): skip building them when there are none.
+        let extra_keys =
+            pats.iter().any(|(_, v)| v != &Value::Bool(false)) || additional != Value::Bool(false);
+        let declared_raw = if declared.is_empty() || !extra_keys {
             None
         } else {
-            Some(self.raw(&h::alt(declared_lits))?)
+            let keys: Vec<Vec<u8>> = declared.iter().map(|(k, _, _)| encode_key(k)).collect();
+            Some(dfa::from_literals(&keys, self.opts.limits.max_dfa_states)?)
         };
-        let any_raw = self.raw(&any_key())?;
         for i in 0..pats.len() {
             for j in i + 1..pats.len() {
                 if pats[i].1 != pats[j].1 {
                     let p = dfa::product(
                         &[&pat_raws[i], &pat_raws[j]],
                         &|b| b[0] && b[1],
+                        2,
                         self.opts.limits.max_dfa_states,
                     )?;
                     if !p.is_empty_language() {
@@ -1644,6 +1814,7 @@ impl<'a> Ctx<'a> {
             let key = dfa::product(
                 &parts,
                 &|b| b[..n_pat].iter().any(|x| *x) && (b.len() == n_pat || !b[n_pat]),
+                usize::from(n_pat == 1),
                 self.opts.limits.max_dfa_states,
             )?;
             let kh = self.leaf(key)?;
@@ -1651,17 +1822,19 @@ impl<'a> Ctx<'a> {
             extra_alts.push(h::cat(vec![kh, self.colon(), vh]));
         }
         if additional != Value::Bool(false) {
-            let mut parts: Vec<&Raw> = vec![&any_raw];
-            parts.extend(pat_raws.iter());
-            if let Some(d) = &declared_raw {
-                parts.push(d);
-            }
-            let kh = if parts.len() == 1 {
+            let kh = if pat_raws.is_empty() && declared_raw.is_none() {
                 any_key()
             } else {
+                let any_raw = self.raw(&any_key())?;
+                let mut parts: Vec<&Raw> = vec![&any_raw];
+                parts.extend(pat_raws.iter());
+                if let Some(d) = &declared_raw {
+                    parts.push(d);
+                }
                 let key = dfa::product(
                     &parts,
                     &|b| b[0] && !b[1..].iter().any(|x| *x),
+                    1,
                     self.opts.limits.max_dfa_states,
                 )?;
                 self.leaf(key)?
@@ -1716,6 +1889,28 @@ impl<'a> Ctx<'a> {
             }
             if max_p.is_some() {
                 return Err(unsupported("maxProperties", ptr));
+            }
+            // Built directly, except a small object with an inline value that is not
+            // prefix-free (a number enum, say): spliced values keep their tokens inside one
+            // rule, such a value would stay a call. Large objects are built directly anyway
+            // (determinizing their optional members is what costs).
+            let direct = extra.is_none()
+                && self.opts.whitespace == Whitespace::Compact
+                && !self.no_counted
+                && (parts.len() >= DIRECT_OBJECT_MEMBERS
+                    || parts.iter().all(|(_, vh)| {
+                        hir_has_calls(vh)
+                            || self
+                                .raw(vh)
+                                .map(|mut r| {
+                                    dfa::trim(&mut r, &|_| true);
+                                    dfa::spliceable(&r)
+                                })
+                                .unwrap_or(false)
+                    }));
+            if direct {
+                let req: Vec<bool> = members.iter().map(|(_, r)| *r).collect();
+                return self.object_rule(&parts, &req);
             }
             let ext_tail = match &extra {
                 Some(e) => h::rep(h::cat(vec![self.sep(), e.clone()]), 0, None),
@@ -1822,7 +2017,10 @@ pub(crate) fn compile(schema: &Value, opts: &CompileOptions) -> Result<Grammar, 
         depth: 0,
         any_rule: None,
         no_counted: false,
+        splice_ok: false,
         shared: [None; 3],
+        lexemes: HashMap::new(),
+        inlinable: Vec::new(),
     };
     let root = cx.compile_target("#".to_string(), schema)?;
     cx.rules[0] = Body::Hir(root);
@@ -1910,6 +2108,14 @@ fn finish(mut cx: Ctx<'_>) -> Result<Grammar, CompileError> {
             r.start = 0;
         }
     }
+    let mut inlinable = vec![false; n];
+    for &k in &cx.inlinable {
+        inlinable[k as usize] = true;
+    }
+    for &(i, _, _) in &counted {
+        inlinable[i] = false;
+    }
+    dfa::inline_calls(&mut raws, &inlinable, limits.max_dfa_states);
     let mut rules: Vec<crate::dfa::Table> = raws.iter().map(|r| r.compress()).collect();
     if !counted.is_empty() {
         let mut unit = dfa::from_hir(

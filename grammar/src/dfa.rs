@@ -9,6 +9,7 @@ use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::Hir;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A small, fast, non-cryptographic hasher for integer keys.
 #[derive(Default)]
@@ -28,6 +29,10 @@ impl Hasher for FxHasher {
     fn write_u64(&mut self, i: u64) {
         self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
+    fn write_u128(&mut self, i: u128) {
+        self.write_u64(i as u64);
+        self.write_u64((i >> 64) as u64);
+    }
     fn write_usize(&mut self, i: usize) {
         self.write_u64(i as u64);
     }
@@ -41,13 +46,18 @@ pub(crate) const MARKER: u8 = 0xFF;
 /// Bytes `>= FIRST_INVALID` never occur in UTF-8 text.
 pub(crate) const FIRST_INVALID: usize = 0xF5;
 
-/// Uncompressed DFA: 256-wide rows.
+/// DFA under construction, rows over byte classes (`ncls` columns; class ids are dense,
+/// bytes `>= FIRST_INVALID` never share a class with valid bytes and always go to the
+/// dead state). Call edges are separate.
 #[derive(Debug, Clone)]
 pub(crate) struct Raw {
     /// Byte classes: bytes with equal class have equal transitions in every state.
     pub cls: [u8; 256],
+    /// Number of classes (row width).
+    pub ncls: usize,
     pub start: u32,
-    pub rows: Vec<[u32; 256]>,
+    /// `states × ncls` transitions.
+    pub trans: Vec<u32>,
     pub accept: Vec<bool>,
     /// Per state: (callee rule, return state).
     pub calls: Vec<Vec<(u32, u32)>>,
@@ -170,10 +180,46 @@ impl Table {
 }
 
 impl Raw {
+    /// Number of states (state 0 is dead).
+    pub fn len(&self) -> usize {
+        self.accept.len()
+    }
+
+    #[inline]
+    pub fn next(&self, s: u32, b: u8) -> u32 {
+        self.trans[s as usize * self.ncls + self.cls[b as usize] as usize]
+    }
+
+    #[inline]
+    fn row(&self, s: u32) -> &[u32] {
+        &self.trans[s as usize * self.ncls..(s as usize + 1) * self.ncls]
+    }
+
+    /// A DFA with only the dead state and the given classes.
+    fn empty(cls: [u8; 256], ncls: usize) -> Raw {
+        Raw {
+            cls,
+            ncls,
+            start: 0,
+            trans: vec![0; ncls],
+            accept: vec![false],
+            calls: vec![Vec::new()],
+        }
+    }
+
+    /// Appends a state with all transitions dead; returns its id.
+    fn push_state(&mut self) -> u32 {
+        let id = self.accept.len() as u32;
+        self.trans.resize(self.trans.len() + self.ncls, 0);
+        self.accept.push(false);
+        self.calls.push(Vec::new());
+        id
+    }
+
     pub fn run(&self, bytes: &[u8]) -> bool {
         let mut s = self.start;
         for &b in bytes {
-            s = self.rows[s as usize][b as usize];
+            s = self.next(s, b);
             if s == 0 {
                 return false;
             }
@@ -183,7 +229,7 @@ impl Raw {
 
     /// True when no accepting state is reachable (ignoring calls).
     pub fn is_empty_language(&self) -> bool {
-        let mut seen = vec![false; self.rows.len()];
+        let mut seen = vec![false; self.len()];
         let mut stack = vec![self.start];
         while let Some(s) = stack.pop() {
             if s == 0 || seen[s as usize] {
@@ -193,30 +239,40 @@ impl Raw {
             if self.accept[s as usize] {
                 return false;
             }
-            for &t in self.rows[s as usize].iter() {
-                stack.push(t);
+            for &t in self.row(s) {
+                if t != 0 && !seen[t as usize] {
+                    stack.push(t);
+                }
             }
         }
         true
     }
 
     pub fn compress(&self) -> Table {
-        let (cls, reps) = renumber(&self.cls);
-        let mut trans = Vec::with_capacity(self.rows.len() * reps.len());
-        for r in &self.rows {
-            for &b in &reps {
-                trans.push(r[b as usize]);
-            }
-        }
         Table {
             start: self.start,
-            ncls: reps.len() as u32,
-            cls,
-            trans,
+            ncls: self.ncls as u32,
+            cls: self.cls,
+            trans: self.trans.clone(),
             accept: self.accept.clone(),
             calls: self.calls.clone(),
             counted: None,
         }
+    }
+
+    /// The same DFA over a finer class map `cls` with representatives `reps` (every class
+    /// of `cls` lies inside one of ours).
+    fn relayout(&mut self, cls: [u8; 256], reps: &[u8]) {
+        let n = self.len();
+        let mut trans = Vec::with_capacity(n * reps.len());
+        for s in 0..n as u32 {
+            for &b in reps {
+                trans.push(self.next(s, b));
+            }
+        }
+        self.cls = cls;
+        self.ncls = reps.len();
+        self.trans = trans;
     }
 }
 
@@ -238,7 +294,7 @@ fn renumber(keys: &[u8; 256]) -> ([u8; 256], Vec<u8>) {
 
 /// Common refinement of several class maps (bytes >= FIRST_INVALID kept apart).
 fn refine(maps: &[&[u8; 256]]) -> ([u8; 256], Vec<u8>) {
-    let mut ids: HashMap<Vec<u8>, u8> = HashMap::new();
+    let mut ids: FxMap<Vec<u8>, u8> = FxMap::default();
     let mut keys = [0u8; 256];
     for b in 0..256 {
         let mut k: Vec<u8> = maps.iter().map(|m| m[b]).collect();
@@ -256,17 +312,212 @@ fn limit_err(what: &str, limit: usize) -> CompileError {
     }
 }
 
+/// Process-wide cache of rule DFAs built by [`from_hir`], keyed by the regex text and the
+/// limits. The lexemes every schema uses (JSON strings, numbers, `format`s, the
+/// one-character unit of counted strings) are then determinized once per process instead
+/// of once per schema. Only call-free DFAs of at most [`CACHE_MAX_RULE_STATES`] states are
+/// kept, at most [`CACHE_MAX_BYTES`] of transitions in all; once full, new DFAs are built
+/// but not kept.
+struct DfaCache {
+    map: FxMap<(String, usize, usize), Arc<Raw>>,
+    bytes: usize,
+}
+
+/// Largest DFA (states) the process-wide cache keeps.
+const CACHE_MAX_RULE_STATES: usize = 2048;
+/// Transition bytes the process-wide cache holds at most.
+const CACHE_MAX_BYTES: usize = 4 << 20;
+
+fn cache() -> &'static Mutex<DfaCache> {
+    static CACHE: OnceLock<Mutex<DfaCache>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        Mutex::new(DfaCache {
+            map: FxMap::default(),
+            bytes: 0,
+        })
+    })
+}
+
+/// Empties the process-wide DFA cache (see [`DfaCache`]).
+pub(crate) fn clear_cache() {
+    if let Ok(mut c) = cache().lock() {
+        c.map.clear();
+        c.bytes = 0;
+    }
+}
+
 /// Builds a DFA for `hir` (anchored, full-match semantics). Call markers become call edges.
+///
+/// Call-free results are memoized process-wide (see [`DfaCache`]); the key is the
+/// regex-syntax rendering of `hir`, which denotes the same language.
 pub(crate) fn from_hir(
     hir: &Hir,
     max_states: usize,
     max_bytes: usize,
 ) -> Result<Raw, CompileError> {
+    let key = (hir.to_string(), max_states, max_bytes);
+    if let Ok(c) = cache().lock() {
+        if let Some(r) = c.map.get(&key) {
+            return Ok(Raw::clone(r));
+        }
+    }
+    let raw = build_from_hir(hir, max_states, max_bytes)?;
+    let bytes = raw.trans.len() * 4 + key.0.len();
+    if raw.len() <= CACHE_MAX_RULE_STATES && raw.calls.iter().all(|c| c.is_empty()) {
+        if let Ok(mut c) = cache().lock() {
+            if c.bytes + bytes <= CACHE_MAX_BYTES {
+                c.bytes += bytes;
+                c.map.insert(key, Arc::new(raw.clone()));
+            }
+        }
+    }
+    Ok(raw)
+}
+
+/// A DFA accepting exactly the given byte strings, built directly as their trie (no
+/// regex determinization: linear in the total length), with one shared final state for
+/// the strings that are a prefix of no other. Strings must be non-empty and must not
+/// contain bytes `>= FIRST_INVALID` (they are UTF-8 text); duplicates are fine. Fails when
+/// the trie has more than `max_states` states.
+pub(crate) fn from_literals(lits: &[Vec<u8>], max_states: usize) -> Result<Raw, CompileError> {
+    let mut used = [false; 256];
+    for l in lits {
+        for &b in l {
+            used[b as usize] = true;
+        }
+    }
+    // Each byte that occurs is its own class; the others share one (invalid bytes apart).
+    let mut keys = [0u8; 256];
+    for (b, k) in keys.iter_mut().enumerate() {
+        *k = if used[b] && b < FIRST_INVALID {
+            b as u8
+        } else if b < FIRST_INVALID {
+            FIRST_INVALID as u8
+        } else {
+            FIRST_INVALID as u8 + 1
+        };
+    }
+    let (cls, reps) = renumber(&keys);
+    let nc = reps.len();
+    let mut raw = Raw::empty(cls, nc);
+    raw.start = raw.push_state();
+    let fin = raw.push_state();
+    raw.accept[fin as usize] = true;
+    // In byte order, the extensions of a literal come right after it.
+    let mut sorted: Vec<&Vec<u8>> = lits.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    for (i, l) in sorted.iter().enumerate() {
+        // A literal that is a prefix of the next one needs its own accepting state.
+        let is_prefix = sorted.get(i + 1).is_some_and(|n| n.starts_with(l));
+        let mut s = raw.start;
+        for (j, &b) in l.iter().enumerate() {
+            if b as usize >= FIRST_INVALID {
+                return Err(CompileError::Invalid {
+                    pointer: "#".into(),
+                    reason: "internal: a literal is not UTF-8".into(),
+                });
+            }
+            let slot = s as usize * nc + raw.cls[b as usize] as usize;
+            let t = raw.trans[slot];
+            s = if t != 0 {
+                t
+            } else if j + 1 == l.len() && !is_prefix {
+                raw.trans[slot] = fin;
+                fin
+            } else {
+                if raw.len() >= max_states {
+                    return Err(limit_err("DFA states per rule", max_states));
+                }
+                let u = raw.push_state();
+                raw.trans[slot] = u;
+                u
+            };
+        }
+        raw.accept[s as usize] = true;
+    }
+    Ok(raw)
+}
+
+/// The DFA of a JSON string of `min..=max` characters (`max: None` = unbounded), where
+/// `unit` is a trimmed, prefix-free DFA of one character: the same language as
+/// `"` unit{min,max} `"`, built directly as (count, unit state) pairs instead of by
+/// determinizing the unrolled repetition. Fails above `max_states` states.
+pub(crate) fn counted_raw(
+    unit: &Raw,
+    min: u32,
+    max: Option<u32>,
+    max_states: usize,
+) -> Result<Raw, CompileError> {
+    let nu = unit.len();
+    let top = max.unwrap_or(min) as usize;
+    let n = 3 + (top + 1) * nu;
+    if n > max_states {
+        return Err(limit_err("DFA states per rule (string length)", max_states));
+    }
+    let mut quote = [0u8; 256];
+    quote[b'"' as usize] = 1;
+    let (cls, reps) = refine(&[&unit.cls, &quote]);
+    let nc = reps.len();
+    let id = |k: usize, u: u32| (3 + k * nu) as u32 + u;
+    let mut raw = Raw {
+        cls,
+        ncls: nc,
+        start: 1,
+        trans: vec![0; n * nc],
+        accept: vec![false; n],
+        calls: vec![Vec::new(); n],
+    };
+    raw.accept[2] = true;
+    raw.trans[nc + cls[b'"' as usize] as usize] = id(0, unit.start);
+    for k in 0..=top {
+        for u in 1..nu as u32 {
+            let row = id(k, u) as usize * nc;
+            for (c, &b) in reps.iter().enumerate() {
+                if b as usize >= FIRST_INVALID {
+                    continue;
+                }
+                raw.trans[row + c] = if u == unit.start && b == b'"' {
+                    if k >= min as usize {
+                        2
+                    } else {
+                        0
+                    }
+                } else if u == unit.start && max == Some(k as u32) {
+                    0
+                } else {
+                    let v = unit.next(u, b);
+                    if v == 0 {
+                        0
+                    } else if unit.accept[v as usize] {
+                        let k2 = if max.is_some() {
+                            k + 1
+                        } else {
+                            (k + 1).min(min as usize)
+                        };
+                        if k2 > top {
+                            0 // unreachable: a character is never started at the maximum
+                        } else {
+                            id(k2, unit.start)
+                        }
+                    } else {
+                        id(k, v)
+                    }
+                };
+            }
+        }
+    }
+    trim(&mut raw, &|_| true);
+    Ok(raw)
+}
+
+fn build_from_hir(hir: &Hir, max_states: usize, max_bytes: usize) -> Result<Raw, CompileError> {
     let nfa = thompson::Compiler::new()
         .configure(
             thompson::Config::new()
                 .utf8(false)
                 .shrink(false)
+                .which_captures(thompson::WhichCaptures::None)
                 .nfa_size_limit(Some(max_bytes)),
         )
         .build_from_hir(hir)
@@ -277,6 +528,8 @@ pub(crate) fn from_hir(
                 .match_kind(MatchKind::All)
                 .start_kind(regex_automata::dfa::StartKind::Anchored)
                 .minimize(false)
+                .accelerate(false)
+                .specialize_start_states(false)
                 .byte_classes(true)
                 .dfa_size_limit(Some(max_bytes))
                 .determinize_size_limit(Some(max_bytes)),
@@ -306,30 +559,24 @@ pub(crate) fn from_hir(
         *slot = bc.get(b as u8);
     }
     let (cls, reps) = refine(&[&base]);
+    let nc = reps.len();
     let start = intern(s0, &mut order, &mut ids);
-    let mut rows: Vec<[u32; 256]> = vec![[0; 256]];
-    let mut accept = vec![false];
-    let mut calls: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
+    let mut raw = Raw::empty(cls, nc);
     let mut k = 0;
     while k < order.len() {
         if order.len() > max_states {
             return Err(limit_err("DFA states per rule", max_states));
         }
         let s = order[k];
-        let mut row = [0u32; 256];
-        let mut by_cls = [0u32; 256];
-        for &b in &reps {
+        let id = raw.push_state() as usize;
+        for (c, &b) in reps.iter().enumerate() {
             if (b as usize) < FIRST_INVALID {
-                by_cls[cls[b as usize] as usize] =
-                    intern(dfa.next_state(s, b), &mut order, &mut ids);
+                raw.trans[id * nc + c] = intern(dfa.next_state(s, b), &mut order, &mut ids);
             }
         }
-        for b in 0..FIRST_INVALID {
-            row[b] = by_cls[cls[b] as usize];
-        }
-        let mut cl = Vec::new();
         let m = dfa.next_state(s, MARKER);
         if !dfa.is_dead_state(m) {
+            let mut cl = Vec::new();
             for hi in 0..=255u8 {
                 let t = dfa.next_state(m, hi);
                 if dfa.is_dead_state(t) {
@@ -343,96 +590,331 @@ pub(crate) fn from_hir(
                     }
                 }
             }
+            raw.calls[id] = cl;
         }
-        rows.push(row);
-        accept.push(dfa.is_match_state(dfa.next_eoi_state(s)));
-        calls.push(cl);
+        raw.accept[id] = dfa.is_match_state(dfa.next_eoi_state(s));
         k += 1;
     }
-    Ok(Raw {
-        cls,
-        start,
-        rows,
-        accept,
-        calls,
-    })
+    raw.start = start;
+    Ok(raw)
 }
 
 /// Product of call-free DFAs; `keep` decides acceptance from the component accept bits.
+/// `required`: `keep` is false whenever one of the first `required` components rejects
+/// (all of them for an intersection, the first for a difference, none for a union), so a
+/// tuple with one of those components dead is the dead state and is never explored.
 pub(crate) fn product(
     parts: &[&Raw],
     keep: &dyn Fn(&[bool]) -> bool,
+    required: usize,
     max_states: usize,
 ) -> Result<Raw, CompileError> {
+    // Tuples of up to four states are keyed as one u128 (no allocation, cheap hashing).
+    let packed = parts.len() <= 4;
+    let pack = |v: &[u32]| v.iter().fold(0u128, |a, &x| (a << 32) | x as u128);
+    let mut small: FxMap<u128, u32> = FxMap::default();
     let mut ids: FxMap<Vec<u32>, u32> = FxMap::default();
     let mut order: Vec<Vec<u32>> = Vec::new();
     let dead: Vec<u32> = vec![0; parts.len()];
-    ids.insert(dead.clone(), 0);
     order.push(dead);
-    let st: Vec<u32> = parts.iter().map(|p| p.start).collect();
-    let start = {
-        let i = order.len() as u32;
-        ids.insert(st.clone(), i);
-        order.push(st);
-        i
-    };
-    let mut rows: Vec<[u32; 256]> = vec![[0; 256]];
-    let mut accept = vec![false];
-    let mut k = 1;
-    let mut bits = vec![false; parts.len()];
     let cls_maps: Vec<&[u8; 256]> = parts.iter().map(|p| &p.cls).collect();
     let (cls, reps) = refine(&cls_maps);
+    let nc = reps.len();
+    let mut raw = Raw::empty(cls, nc);
+    let st: Vec<u32> = parts.iter().map(|p| p.start).collect();
+    if packed {
+        small.insert(pack(&st), 1);
+    } else {
+        ids.insert(st.clone(), 1);
+    }
+    order.push(st);
+    raw.start = 1;
+    let mut k = 1;
+    let mut bits = vec![false; parts.len()];
     let mut nx: Vec<u32> = vec![0; parts.len()];
+    let mut cur: Vec<u32> = vec![0; parts.len()];
     while k < order.len() {
         if order.len() > max_states {
             return Err(limit_err("DFA states per rule (intersection)", max_states));
         }
-        let cur = order[k].clone();
+        cur.copy_from_slice(&order[k]);
+        let id = raw.push_state() as usize;
         for (i, p) in parts.iter().enumerate() {
             bits[i] = p.accept[cur[i] as usize];
         }
-        accept.push(keep(&bits));
-        let mut by_cls = [0u32; 256];
-        for &b in &reps {
+        raw.accept[id] = keep(&bits);
+        for (c, &b) in reps.iter().enumerate() {
             if b as usize >= FIRST_INVALID {
                 continue;
             }
             for (i, p) in parts.iter().enumerate() {
-                nx[i] = p.rows[cur[i] as usize][b as usize];
+                nx[i] = p.next(cur[i], b);
             }
-            let id = match ids.get(&nx[..]) {
-                Some(&id) => id,
+            if nx[..required].contains(&0) || nx.iter().all(|&x| x == 0) {
+                continue;
+            }
+            let known = if packed {
+                small.get(&pack(&nx)).copied()
+            } else {
+                ids.get(&nx[..]).copied()
+            };
+            let t = match known {
+                Some(t) => t,
                 None => {
-                    let id = order.len() as u32;
-                    ids.insert(nx.clone(), id);
+                    let t = order.len() as u32;
+                    if packed {
+                        small.insert(pack(&nx), t);
+                    } else {
+                        ids.insert(nx.clone(), t);
+                    }
                     order.push(nx.clone());
-                    id
+                    t
                 }
             };
-            by_cls[cls[b as usize] as usize] = id;
+            raw.trans[id * nc + c] = t;
         }
-        let mut row = [0u32; 256];
-        for b in 0..FIRST_INVALID {
-            row[b] = by_cls[cls[b] as usize];
-        }
-        rows.push(row);
         k += 1;
     }
-    let n = rows.len();
-    let mut raw = Raw {
-        cls,
-        start,
-        rows,
-        accept,
-        calls: vec![Vec::new(); n],
-    };
     trim(&mut raw, &|_| true);
     Ok(raw)
 }
 
+/// The DFA of a compact JSON object whose members are `members` in this order and no
+/// others: member `j` is `(key, value rule, required)` with `key` its encoded name followed
+/// by `:`; optional members may be left out. The value is a call of its rule. Built
+/// directly: after each member, the trie of the keys that may come next (states shared
+/// between positions with the same candidates), instead of determinizing the alternation
+/// of all member sequences. Keys must be distinct JSON strings (so no key is a prefix of
+/// another). Fails above `max_states` states.
+pub(crate) fn object_raw(
+    members: &[(Vec<u8>, u32, bool)],
+    max_states: usize,
+) -> Result<Raw, CompileError> {
+    let n = members.len();
+    let mut keys = [0u8; 256];
+    let mut used = [false; 256];
+    for b in members.iter().flat_map(|m| m.0.iter()).chain(b"{},") {
+        used[*b as usize] = true;
+    }
+    for (b, k) in keys.iter_mut().enumerate() {
+        *k = if used[b] && b < FIRST_INVALID {
+            b as u8
+        } else if b < FIRST_INVALID {
+            FIRST_INVALID as u8
+        } else {
+            FIRST_INVALID as u8 + 1
+        };
+    }
+    let (cls, reps) = renumber(&keys);
+    let nc = reps.len();
+    let mut raw = Raw::empty(cls, nc);
+    raw.start = raw.push_state();
+    let end = raw.push_state();
+    raw.accept[end as usize] = true;
+    // after[pos]: the first `pos` members are decided (after `{` when pos = 0).
+    let after: Vec<u32> = (0..=n).map(|_| raw.push_state()).collect();
+    raw.trans[raw.start as usize * nc + cls[b'{' as usize] as usize] = after[0];
+    let mut ids: FxMap<Vec<(u32, u32)>, u32> = FxMap::default();
+    let mut queue: Vec<(Vec<(u32, u32)>, u32)> = Vec::new();
+    // Moves every (member, offset) of `set` over the next key byte; returns (byte, set).
+    let step = |set: &[(u32, u32)]| -> Vec<(u8, Vec<(u32, u32)>)> {
+        let mut out: Vec<(u8, Vec<(u32, u32)>)> = Vec::new();
+        for &(j, off) in set {
+            let key = &members[j as usize].0;
+            if let Some(&b) = key.get(off as usize) {
+                match out.iter_mut().find(|(c, _)| *c == b) {
+                    Some((_, v)) => v.push((j, off + 1)),
+                    None => out.push((b, vec![(j, off + 1)])),
+                }
+            }
+        }
+        out
+    };
+    let mut intern = |set: Vec<(u32, u32)>,
+                      raw: &mut Raw,
+                      queue: &mut Vec<(Vec<(u32, u32)>, u32)>|
+     -> Result<u32, CompileError> {
+        if let Some(&id) = ids.get(&set) {
+            return Ok(id);
+        }
+        if raw.len() >= max_states {
+            return Err(limit_err("DFA states per rule (object)", max_states));
+        }
+        let id = raw.push_state();
+        ids.insert(set.clone(), id);
+        queue.push((set, id));
+        Ok(id)
+    };
+    for (pos, &a) in after.iter().enumerate() {
+        let first_req = (pos..n).find(|&j| members[j].2);
+        let cands: Vec<(u32, u32)> = (pos..first_req.map_or(n, |r| r + 1))
+            .map(|j| (j as u32, 0))
+            .collect();
+        let a = a as usize;
+        if first_req.is_none() {
+            raw.trans[a * nc + cls[b'}' as usize] as usize] = end;
+        }
+        if cands.is_empty() {
+            continue;
+        }
+        if pos == 0 {
+            for (b, next) in step(&cands) {
+                let t = intern(next, &mut raw, &mut queue)?;
+                raw.trans[a * nc + cls[b as usize] as usize] = t;
+            }
+        } else {
+            let t = intern(cands, &mut raw, &mut queue)?;
+            raw.trans[a * nc + cls[b',' as usize] as usize] = t;
+        }
+    }
+    while let Some((set, s)) = queue.pop() {
+        for &(j, off) in &set {
+            if off as usize == members[j as usize].0.len() {
+                let (_, rule, _) = members[j as usize];
+                raw.calls[s as usize].push((rule, after[j as usize + 1]));
+            }
+        }
+        for (b, next) in step(&set) {
+            let t = intern(next, &mut raw, &mut queue)?;
+            raw.trans[s as usize * nc + cls[b as usize] as usize] = t;
+        }
+    }
+    Ok(raw)
+}
+
+/// Whether a rule can be spliced into a caller: live and prefix-free (an accepting state
+/// has no way on, neither a byte nor a call, so reaching it means "return").
+pub(crate) fn spliceable(raw: &Raw) -> bool {
+    raw.start != 0
+        && (0..raw.len() as u32).all(|q| {
+            !raw.accept[q as usize]
+                || (raw.calls[q as usize].is_empty() && raw.row(q).iter().all(|&t| t == 0))
+        })
+}
+
+/// Splices lexemes into `caller`: a state whose only way on is one call of a rule `k` for
+/// which `callee(k)` gives a [`spliceable`] DFA gets a copy of that DFA's states, with the
+/// transitions into its accepting states redirected to the return state. The lexeme's
+/// tokens then never straddle a rule boundary (no stack-dependent tokens at its end), and
+/// no determinization is repeated. Call sites past `max_states` stay calls.
+pub(crate) fn splice_calls<'a>(
+    caller: &mut Raw,
+    callee: &dyn Fn(usize) -> Option<&'a Raw>,
+    max_states: usize,
+) {
+    let mut sites: Vec<(u32, &'a Raw, u32)> = Vec::new();
+    let mut total = caller.len();
+    for s in 1..caller.len() as u32 {
+        let calls = &caller.calls[s as usize];
+        if calls.len() != 1 || caller.accept[s as usize] || caller.row(s).iter().any(|&t| t != 0) {
+            continue;
+        }
+        let (k, ret) = calls[0];
+        let Some(lexeme) = callee(k as usize) else {
+            continue;
+        };
+        if total + lexeme.len() > max_states {
+            continue;
+        }
+        total += lexeme.len();
+        sites.push((s, lexeme, ret));
+    }
+    if sites.is_empty() {
+        return;
+    }
+    // One class map for the caller and every spliced lexeme.
+    let mut maps: Vec<[u8; 256]> = vec![caller.cls];
+    for &(_, lexeme, _) in &sites {
+        if !maps.contains(&lexeme.cls) {
+            maps.push(lexeme.cls);
+        }
+    }
+    let refs: Vec<&[u8; 256]> = maps.iter().collect();
+    let (cls, reps) = refine(&refs);
+    let nc = reps.len();
+    caller.relayout(cls, &reps);
+    for &(s, lexeme, ret) in &sites {
+        let base = caller.len() as u32;
+        let map = |t: u32| -> u32 {
+            if t == 0 {
+                0
+            } else if lexeme.accept[t as usize] {
+                ret
+            } else {
+                base + t
+            }
+        };
+        caller.trans.reserve(lexeme.len() * nc);
+        for q in 0..lexeme.len() as u32 {
+            for &b in &reps {
+                caller.trans.push(map(lexeme.next(q, b)));
+            }
+            caller.accept.push(false);
+            // The lexeme's own calls come along, returning into the copy.
+            caller.calls.push(
+                lexeme.calls[q as usize]
+                    .iter()
+                    .map(|&(k, r)| (k, map(r)))
+                    .collect(),
+            );
+        }
+        let from = (base + lexeme.start) as usize * nc;
+        caller.trans.copy_within(from..from + nc, s as usize * nc);
+        caller.calls[s as usize] = caller.calls[(base + lexeme.start) as usize].clone();
+    }
+}
+
+/// Splices the lexeme rules marked in `inlinable` (when [`spliceable`]) into every rule
+/// that calls them (see [`splice_calls`]): lexemes first, in creation order (a lexeme only
+/// calls lexemes created before it), then the others. Lexeme rules no longer called by a
+/// rule reachable from the root are emptied.
+pub(crate) fn inline_calls(raws: &mut [Raw], inlinable: &[bool], max_states: usize) {
+    let n = raws.len();
+    if !inlinable.iter().any(|&x| x) {
+        return;
+    }
+    let mut ok = vec![false; n];
+    let order = (0..n)
+        .filter(|&r| inlinable[r])
+        .chain((0..n).filter(|&r| !inlinable[r]));
+    for r in order {
+        if raws[r].calls.iter().any(|c| !c.is_empty()) {
+            let mut caller = std::mem::replace(&mut raws[r], Raw::empty([0; 256], 1));
+            splice_calls(
+                &mut caller,
+                &|k| (k != r && ok[k]).then(|| &raws[k]),
+                max_states,
+            );
+            raws[r] = caller;
+        }
+        ok[r] = inlinable[r] && spliceable(&raws[r]);
+    }
+    // Rules reachable from the root through the remaining calls.
+    let mut used = vec![false; n];
+    let mut stack = vec![0usize];
+    while let Some(r) = stack.pop() {
+        if used[r] {
+            continue;
+        }
+        used[r] = true;
+        for c in &raws[r].calls {
+            for &(k, _) in c {
+                if !used[k as usize] {
+                    stack.push(k as usize);
+                }
+            }
+        }
+    }
+    for (k, raw) in raws.iter_mut().enumerate() {
+        if !used[k] && ok[k] {
+            *raw = Raw::empty([0; 256], 1);
+        }
+    }
+}
+
 /// Whether the start state can reach acceptance (call edges count when `productive`).
 pub(crate) fn start_is_live(raw: &Raw, productive: &dyn Fn(u32) -> bool) -> bool {
-    let mut seen = vec![false; raw.rows.len()];
+    let mut seen = vec![false; raw.len()];
     let mut stack = vec![raw.start];
     while let Some(s) = stack.pop() {
         if s == 0 || seen[s as usize] {
@@ -442,8 +924,7 @@ pub(crate) fn start_is_live(raw: &Raw, productive: &dyn Fn(u32) -> bool) -> bool
         if raw.accept[s as usize] {
             return true;
         }
-        let row = &raw.rows[s as usize];
-        for &t in &row[..FIRST_INVALID] {
+        for &t in raw.row(s) {
             if t != 0 && !seen[t as usize] {
                 stack.push(t);
             }
@@ -460,17 +941,38 @@ pub(crate) fn start_is_live(raw: &Raw, productive: &dyn Fn(u32) -> bool) -> bool
 /// Redirects every state that cannot reach acceptance to the dead state. Call edges
 /// count when `productive(callee)`. Returns whether the start state survives.
 pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
-    let n = raw.rows.len();
-    let mut rev: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for (s, row) in raw.rows.iter().enumerate() {
-        for &t in row.iter() {
+    let n = raw.len();
+    let nc = raw.ncls;
+    // Reverse edges in CSR form.
+    let mut off = vec![0u32; n + 1];
+    for s in 0..n {
+        for &t in &raw.trans[s * nc..(s + 1) * nc] {
             if t != 0 {
-                rev[t as usize].push(s as u32);
+                off[t as usize + 1] += 1;
             }
         }
         for &(k, r) in &raw.calls[s] {
             if productive(k) && r != 0 {
-                rev[r as usize].push(s as u32);
+                off[r as usize + 1] += 1;
+            }
+        }
+    }
+    for i in 0..n {
+        off[i + 1] += off[i];
+    }
+    let mut fill = off.clone();
+    let mut rev = vec![0u32; off[n] as usize];
+    for s in 0..n {
+        for &t in &raw.trans[s * nc..(s + 1) * nc] {
+            if t != 0 {
+                rev[fill[t as usize] as usize] = s as u32;
+                fill[t as usize] += 1;
+            }
+        }
+        for &(k, r) in &raw.calls[s] {
+            if productive(k) && r != 0 {
+                rev[fill[r as usize] as usize] = s as u32;
+                fill[r as usize] += 1;
             }
         }
     }
@@ -480,7 +982,7 @@ pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
         live[s as usize] = true;
     }
     while let Some(s) = stack.pop() {
-        for &p in &rev[s as usize] {
+        for &p in &rev[off[s as usize] as usize..off[s as usize + 1] as usize] {
             if !live[p as usize] {
                 live[p as usize] = true;
                 stack.push(p);
@@ -488,23 +990,231 @@ pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
         }
     }
     live[0] = false;
+    if live[1..].iter().all(|&l| l) && raw.calls.iter().all(|c| c.is_empty()) {
+        return n > 1 && live[raw.start as usize]; // nothing to redirect
+    }
     for s in 0..n {
-        for t in raw.rows[s].iter_mut() {
+        let row = &mut raw.trans[s * nc..(s + 1) * nc];
+        if !live[s] {
+            row.fill(0);
+            raw.calls[s].clear();
+            raw.accept[s] = false;
+            continue;
+        }
+        for t in row.iter_mut() {
             if !live[*t as usize] {
                 *t = 0;
             }
         }
-        let keep: Vec<(u32, u32)> = raw.calls[s]
-            .iter()
-            .copied()
-            .filter(|&(k, r)| productive(k) && live[r as usize])
-            .collect();
-        raw.calls[s] = keep;
-        if !live[s] {
-            raw.rows[s] = [0; 256];
-            raw.calls[s].clear();
-            raw.accept[s] = false;
+        if !raw.calls[s].is_empty() {
+            raw.calls[s].retain(|&(k, r)| productive(k) && live[r as usize]);
         }
     }
     live[raw.start as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_syntax::hir::Hir;
+
+    fn lits(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    /// Every string over `alphabet` of at most `n` bytes.
+    fn all_strings(alphabet: &[u8], n: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut layer = vec![Vec::new()];
+        for _ in 0..n {
+            let mut next = Vec::new();
+            for s in &layer {
+                for &b in alphabet {
+                    let mut t: Vec<u8> = s.clone();
+                    t.push(b);
+                    next.push(t);
+                }
+            }
+            out.extend(next.iter().cloned());
+            layer = next;
+        }
+        out
+    }
+
+    #[test]
+    fn trie_dfa_accepts_exactly_the_literals() {
+        let set = lits(&["a", "ab", "abc", "b", "ba", "ca", "abc", "\"x\""]);
+        let raw = from_literals(&set, 1000).unwrap();
+        for s in all_strings(b"abc\"x", 4) {
+            assert_eq!(
+                raw.run(&s),
+                set.contains(&s),
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+        }
+        // Shared final state: a, ab, abc are prefixes of others; b..ca end in one state.
+        assert!(raw.len() < 1 + 1 + 1 + 8);
+    }
+
+    #[test]
+    fn trie_dfa_respects_the_state_limit() {
+        let set = lits(&["abcdefgh", "ijklmnop"]);
+        assert!(matches!(
+            from_literals(&set, 6),
+            Err(CompileError::LimitExceeded { .. })
+        ));
+        assert!(from_literals(&set, 100).is_ok());
+    }
+
+    #[test]
+    fn trie_dfa_equals_the_determinized_alternation() {
+        let words: Vec<String> = (0..60).map(|i| format!("\"w{}{}\"", i % 7, i)).collect();
+        let set: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let trie = from_literals(&set, 10_000).unwrap();
+        let alt = Hir::alternation(set.iter().map(|l| Hir::literal(l.clone())).collect());
+        let det = from_hir(&alt, 10_000, 1 << 20).unwrap();
+        for s in all_strings(b"\"w0123456", 4)
+            .into_iter()
+            .chain(set.iter().cloned())
+        {
+            assert_eq!(trie.run(&s), det.run(&s));
+        }
+    }
+
+    #[test]
+    fn counted_dfa_counts_characters() {
+        // One "character": `a`, or the two-byte `\n` escape.
+        let unit = from_literals(&lits(&["a", "\\n"]), 100).unwrap();
+        for (min, max) in [
+            (0, Some(0)),
+            (0, Some(3)),
+            (2, Some(4)),
+            (3, None),
+            (0, None),
+        ] {
+            let raw = counted_raw(&unit, min, max, 10_000).unwrap();
+            for s in all_strings(b"a\\n\"", 7) {
+                let inner = s.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\""));
+                let count = inner.and_then(|i| {
+                    let mut n = 0u32;
+                    let mut k = 0;
+                    while k < i.len() {
+                        match &i[k..] {
+                            [b'a', ..] => k += 1,
+                            [b'\\', b'n', ..] => k += 2,
+                            _ => return None,
+                        }
+                        n += 1;
+                    }
+                    Some(n)
+                });
+                let want = count.is_some_and(|n| n >= min && max.is_none_or(|m| n <= m));
+                assert_eq!(
+                    raw.run(&s),
+                    want,
+                    "{min} {max:?} {}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn product_respects_required_components() {
+        let a = from_literals(&lits(&["ab", "ac", "b"]), 100).unwrap();
+        let b = from_literals(&lits(&["ab", "b", "bb"]), 100).unwrap();
+        let inter = product(&[&a, &b], &|x| x[0] && x[1], 2, 100).unwrap();
+        let diff = product(&[&a, &b], &|x| x[0] && !x[1], 1, 100).unwrap();
+        let union = product(&[&a, &b], &|x| x[0] || x[1], 0, 100).unwrap();
+        for s in all_strings(b"abc", 3) {
+            assert_eq!(inter.run(&s), a.run(&s) && b.run(&s));
+            assert_eq!(diff.run(&s), a.run(&s) && !b.run(&s));
+            assert_eq!(union.run(&s), a.run(&s) || b.run(&s));
+        }
+    }
+
+    #[test]
+    fn splicing_a_lexeme_keeps_the_language() {
+        // Rule 0: `[` call(1) `]`; rule 1: the literals "x" | "yz" (prefix-free).
+        let root = Hir::concat(vec![
+            Hir::literal(b"[".to_vec()),
+            Hir::literal(vec![MARKER, 0, 1]),
+            Hir::literal(b"]".to_vec()),
+        ]);
+        let mut raws = vec![
+            from_hir(&root, 1000, 1 << 20).unwrap(),
+            from_literals(&lits(&["x", "yz"]), 100).unwrap(),
+        ];
+        assert!(raws[0].calls.iter().any(|c| !c.is_empty()));
+        inline_calls(&mut raws, &[false, true], 1000);
+        assert!(raws[0].calls.iter().all(|c| c.is_empty()));
+        assert_eq!(raws[1].start, 0, "the lexeme is no longer called");
+        for s in all_strings(b"[]xyz", 5) {
+            let want = s == b"[x]" || s == b"[yz]";
+            assert_eq!(raws[0].run(&s), want, "{}", String::from_utf8_lossy(&s));
+        }
+    }
+
+    #[test]
+    fn object_dfa_accepts_ordered_member_subsets() {
+        // Members "a" (required), "ab", "b" (optional), "c" (required), "d" (optional);
+        // values are rules 1..=5 spliced in as the literals 1..=5.
+        let names = ["a", "ab", "b", "c", "d"];
+        let req = [true, false, false, true, false];
+        let members: Vec<(Vec<u8>, u32, bool)> = names
+            .iter()
+            .zip(req)
+            .enumerate()
+            .map(|(i, (n, r))| (format!("\"{n}\":").into_bytes(), i as u32 + 1, r))
+            .collect();
+        let mut obj = object_raw(&members, 1000).unwrap();
+        let values: Vec<Raw> = (0..=5)
+            .map(|i| from_literals(&[i.to_string().into_bytes()], 10).unwrap())
+            .collect();
+        splice_calls(&mut obj, &|k| values.get(k).filter(|_| k > 0), 1000);
+        assert!(obj.calls.iter().all(|c| c.is_empty()));
+        for mask in 0u32..32 {
+            let picked: Vec<usize> = (0..5).filter(|i| mask & (1 << i) != 0).collect();
+            let doc = format!(
+                "{{{}}}",
+                picked
+                    .iter()
+                    .map(|&i| format!("\"{}\":{}", names[i], i + 1))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let want = req
+                .iter()
+                .enumerate()
+                .all(|(i, &r)| !r || picked.contains(&i));
+            assert_eq!(obj.run(doc.as_bytes()), want, "{doc}");
+        }
+        for bad in [
+            r#"{"c":4,"a":1}"#,
+            r#"{"a":1,"c":4,"c":4}"#,
+            r#"{"a":2,"c":4}"#,
+            r#"{"a":1,,"c":4}"#,
+            r#"{,"a":1,"c":4}"#,
+            r#"{"a":1,"c":4,}"#,
+            r#"{"a":1 ,"c":4}"#,
+        ] {
+            assert!(!obj.run(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_lexeme_that_is_not_prefix_free_stays_a_call() {
+        let root = Hir::concat(vec![
+            Hir::literal(vec![MARKER, 0, 1]),
+            Hir::literal(b";".to_vec()),
+        ]);
+        let mut raws = vec![
+            from_hir(&root, 1000, 1 << 20).unwrap(),
+            from_literals(&lits(&["a", "ab"]), 100).unwrap(),
+        ];
+        inline_calls(&mut raws, &[false, true], 1000);
+        assert!(raws[0].calls.iter().any(|c| !c.is_empty()));
+        assert_ne!(raws[1].start, 0);
+    }
 }

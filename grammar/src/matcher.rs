@@ -244,7 +244,7 @@ impl Slice {
                 }
             }
         }
-        let rest_trie = Trie::new(vocab, all, &|b| class.member_len(b).is_none());
+        let rest_trie = Trie::new(vocab, all, &|b| class.member_len(b).is_none(), false);
         // The short length caps (counted strings, `maxLength`) are precomputed so that no
         // mask pays for a pass over the vocabulary.
         let cap = max_chars.min(PRECOMPUTED_SLICE_LENGTHS);
@@ -297,7 +297,7 @@ impl VocabIndex {
     pub(crate) fn new(vocab: &Vocabulary) -> VocabIndex {
         let all = Trie::sorted_tokens(vocab);
         VocabIndex {
-            trie: Trie::new(vocab, &all, &|_| true),
+            trie: Trie::new(vocab, &all, &|_| true, true),
             slices: [
                 SliceClass::StringSafe,
                 SliceClass::AlphaNum,
@@ -319,6 +319,13 @@ struct Trie {
     /// The depth-1 nodes, contiguous: (first byte, node index, subtree end). Lets a walk
     /// skip rejected first bytes without touching the (cache-cold) nodes themselves.
     roots: Vec<(u8, u32, u32)>,
+    /// Children of every node, contiguous (empty when not built): node `i`'s children are
+    /// `kid_bytes[kid_off[i]..kid_off[i + 1]]` (ascending) at node indices `kid_idx[..]`. A
+    /// walk skips a run of rejected siblings by scanning these bytes instead of visiting
+    /// the siblings' nodes, which lie far apart in memory.
+    kid_off: Vec<u32>,
+    kid_bytes: Vec<u8>,
+    kid_idx: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -342,8 +349,9 @@ impl Trie {
         sorted
     }
 
-    /// The trie of the tokens of `all` (from [`Trie::sorted_tokens`]) whose bytes pass `keep`.
-    fn new(vocab: &Vocabulary, all: &[u32], keep: &dyn Fn(&[u8]) -> bool) -> Trie {
+    /// The trie of the tokens of `all` (from [`Trie::sorted_tokens`]) whose bytes pass `keep`;
+    /// `with_kids`: also build the contiguous child lists.
+    fn new(vocab: &Vocabulary, all: &[u32], keep: &dyn Fn(&[u8]) -> bool, with_kids: bool) -> Trie {
         let sorted: Vec<u32> = all
             .iter()
             .copied()
@@ -434,10 +442,45 @@ impl Trie {
             .filter(|(_, n)| n.depth == 1)
             .map(|(i, n)| (n.byte, i as u32, n.end))
             .collect();
+        let (mut kid_off, mut kid_bytes, mut kid_idx) = (Vec::new(), Vec::new(), Vec::new());
+        if with_kids {
+            kid_off.reserve(n + 1);
+            kid_bytes.reserve(n);
+            kid_idx.reserve(n);
+            for i in 0..n {
+                kid_off.push(kid_idx.len() as u32);
+                let mut c = i + 1;
+                while c < nodes[i].end as usize {
+                    kid_bytes.push(nodes[c].byte);
+                    kid_idx.push(c as u32);
+                    c = nodes[c].end as usize;
+                }
+            }
+            kid_off.push(kid_idx.len() as u32);
+        }
         Trie {
             sorted,
             nodes,
             roots,
+            kid_off,
+            kid_bytes,
+            kid_idx,
+        }
+    }
+
+    /// The first sibling after child `i` of node `parent` whose byte passes `ok`, or the end
+    /// of `parent`'s subtree. Needs the child lists.
+    #[inline]
+    fn next_sibling(&self, parent: usize, i: usize, ok: impl Fn(u8) -> bool) -> usize {
+        let (lo, hi) = (
+            self.kid_off[parent] as usize,
+            self.kid_off[parent + 1] as usize,
+        );
+        let bytes = &self.kid_bytes[lo..hi];
+        let at = bytes.partition_point(|&b| b <= self.nodes[i].byte);
+        match bytes[at..].iter().position(|&b| ok(b)) {
+            Some(k) => self.kid_idx[lo + at + k] as usize,
+            None => self.nodes[parent].end as usize,
         }
     }
 }
@@ -518,6 +561,9 @@ fn slice_fit(
                     if !next.contains(&y) {
                         next.push(y);
                     }
+                }
+                if live > 0 && dead > 0 {
+                    return SliceFit::No; // the class is split: decided below anyway
                 }
             }
             let groups: &[&[(u8, u8)]] = match class {
@@ -763,7 +809,7 @@ impl TokenizedGrammar {
                 return Arc::clone(e);
             }
         }
-        let e = Arc::new(self.compute_entry(&[top]));
+        let e = Arc::new(self.compute_entry(&[top], true));
         let size = e.set.bytes() + e.uncertain.len() * 4;
         if let Ok(mut c) = self.cache.write() {
             if c.len() < MAX_CACHE_ENTRIES && Set::reserve(&self.cache_bytes, size) {
@@ -775,7 +821,10 @@ impl TokenizedGrammar {
 
     /// Walks the trie from a stack consisting of `top` alone; a return below `top` after the
     /// first byte makes the token "uncertain" (decided later against the real stack).
-    fn compute_entry(&self, start: &[Frame]) -> Entry {
+    /// With `give_up`, the walk stops once more than [`MAX_UNCERTAIN`] tokens are uncertain
+    /// (every mask from this top then walks with its real stack, so the rest of this walk
+    /// would be wasted); the entry's set is then partial and only its length counts.
+    fn compute_entry(&self, start: &[Frame], give_up: bool) -> Entry {
         let top = start[start.len() - 1];
         /// Local parse state after a trie prefix: one stack (`single`) or several.
         struct Level {
@@ -786,6 +835,11 @@ impl TokenizedGrammar {
             single: Stack,
             stacks: Vec<Stack>,
             opp: bool,
+            /// The closure of this level's stacks, computed once for all its children.
+            closed: Vec<Stack>,
+            closed_ok: bool,
+            /// The trie node this level stands for.
+            node: u32,
         }
         let g = &*self.grammar;
         let poppable = start.len() > 1 || top.0 != 0;
@@ -821,12 +875,16 @@ impl TokenizedGrammar {
             single: start.to_vec(),
             stacks: Vec::new(),
             opp: false,
+            closed: Vec::new(),
+            closed_ok: false,
+            node: 0,
         }];
-        let mut closed = Vec::new();
         let mut tmp_stack: Stack = start.to_vec();
         // Subtrees to walk: when the start is a plain DFA state (no calls), only the first
         // bytes it accepts (a rejected first byte adds nothing and leaves nothing uncertain);
         // otherwise the whole trie.
+        // With calls or returns at the start, the first bytes are those some stack of its
+        // closure accepts (a rejected first byte adds nothing and leaves nothing uncertain).
         let mut ranges: Vec<(u32, u32)> = Vec::new();
         if base_table.calls(top.1).is_empty() && (start.len() == 1 || !base_table.is_accept(top.1))
         {
@@ -837,11 +895,27 @@ impl TokenizedGrammar {
                     .map(|&(_, i, e)| (i, e)),
             );
         } else {
-            ranges.push((0, nodes.len() as u32));
+            let mut st = start.to_vec();
+            let mut closed = Vec::new();
+            close_into(g, &mut st, &mut closed, g.max_stacks);
+            ranges.extend(
+                trie.roots
+                    .iter()
+                    .filter(|&&(b, _, _)| {
+                        closed.iter().any(|st| {
+                            st.last()
+                                .is_some_and(|&(r, s)| g.rules[r as usize].next(s, b) != 0)
+                        })
+                    })
+                    .map(|&(_, i, e)| (i, e)),
+            );
         }
-        for &(from, to) in &ranges {
+        'walk: for &(from, to) in &ranges {
             let mut i = from as usize;
             while i < to as usize {
+                if give_up && uncertain.len() > MAX_UNCERTAIN {
+                    break 'walk;
+                }
                 let node = nodes[i];
                 let d = node.depth as usize;
                 if levels.len() <= d {
@@ -852,11 +926,16 @@ impl TokenizedGrammar {
                         single: Vec::new(),
                         stacks: Vec::new(),
                         opp: false,
+                        closed: Vec::new(),
+                        closed_ok: false,
+                        node: 0,
                     });
                 }
                 let (head, tail) = levels.split_at_mut(d);
-                let parent = &head[d - 1];
+                let parent = &mut head[d - 1];
                 let child = &mut tail[0];
+                child.closed_ok = false;
+                child.node = i as u32;
                 let mut opp = parent.opp;
                 if parent.dfa_only {
                     let s = parent.dfa;
@@ -874,8 +953,17 @@ impl TokenizedGrammar {
                                         &sorted[nd.tok_start as usize..nd.tok_end as usize],
                                     );
                                 }
+                                i = node.end as usize;
+                                continue;
                             }
-                            i = node.end as usize;
+                            // Skip the rejected siblings that follow (same parent, same state)
+                            // through the parent's contiguous child list.
+                            i = if d >= 2 && !trie.kid_off.is_empty() {
+                                let parent = parent.node as usize;
+                                trie.next_sibling(parent, i, |b| base_table.next(s, b) != 0)
+                            } else {
+                                node.end as usize
+                            };
                             continue;
                         }
                         child.dfa_only = true;
@@ -886,9 +974,11 @@ impl TokenizedGrammar {
                         continue;
                     }
                 }
-                let parent_single: &[Frame] = if parent.dfa_only {
+                if parent.dfa_only {
                     let n = tmp_stack.len();
                     tmp_stack[n - 1] = (base_rule, parent.dfa);
+                }
+                let parent_single: &[Frame] = if parent.dfa_only {
                     &tmp_stack
                 } else {
                     &parent.single
@@ -915,19 +1005,24 @@ impl TokenizedGrammar {
                         child.is_single = true;
                     }
                 } else {
-                    closed.clear();
-                    if parent_is_single {
-                        let mut st = parent_single.to_vec();
-                        close_into(g, &mut st, &mut closed, g.max_stacks);
-                    } else {
-                        for st in &parent.stacks {
-                            let mut st = st.clone();
+                    if !parent.closed_ok {
+                        let mut closed = std::mem::take(&mut parent.closed);
+                        closed.clear();
+                        if parent_is_single {
+                            let mut st = parent_single.to_vec();
                             close_into(g, &mut st, &mut closed, g.max_stacks);
+                        } else {
+                            for st in &parent.stacks {
+                                let mut st = st.clone();
+                                close_into(g, &mut st, &mut closed, g.max_stacks);
+                            }
                         }
+                        parent.closed = closed;
+                        parent.closed_ok = true;
                     }
                     let mut next: Vec<Stack> = std::mem::take(&mut child.stacks);
                     next.clear();
-                    for st in closed.iter_mut() {
+                    for st in &parent.closed {
                         if st.is_empty() {
                             continue;
                         }
@@ -938,9 +1033,13 @@ impl TokenizedGrammar {
                         }
                         let t = g.rules[r as usize].next(s, node.byte);
                         if t != 0 {
-                            st[n - 1].1 = t;
-                            if !next.contains(st) {
-                                next.push(st.clone());
+                            let same = |x: &Stack| {
+                                x.len() == n && x[..n - 1] == st[..n - 1] && x[n - 1] == (r, t)
+                            };
+                            if !next.iter().any(same) {
+                                let mut ns = st.clone();
+                                ns[n - 1].1 = t;
+                                next.push(ns);
                             }
                         }
                     }
@@ -980,6 +1079,14 @@ impl TokenizedGrammar {
                 bits.add(&sorted[node.tok_start as usize..node.tok_end as usize]);
                 i += 1;
             }
+        }
+        if give_up && uncertain.len() > MAX_UNCERTAIN {
+            // Only the length matters: keep the cached entry small.
+            uncertain.truncate(MAX_UNCERTAIN + 1);
+            return Entry {
+                set: Set::List(Vec::new()),
+                uncertain,
+            };
         }
         Entry {
             set: bits.into_set(),
@@ -1062,10 +1169,10 @@ impl Matcher {
             }
         }
         let cfg = cur.clone();
-        self.compute_mask_uncached(&cfg, mask);
+        let known = self.compute_mask_uncached(&cfg, mask);
         if cacheable {
             if let Ok(mut c) = self.tg.config_cache.write() {
-                let set = Set::from_words(&mask.words);
+                let set = known.unwrap_or_else(|| Set::from_words(&mask.words));
                 if c.len() < MAX_CONFIG_CACHE_ENTRIES
                     && Set::reserve(&self.tg.cache_bytes, set.bytes())
                 {
@@ -1075,12 +1182,16 @@ impl Matcher {
         }
     }
 
-    fn compute_mask_uncached(&mut self, cfg: &Config, mask: &mut TokenMask) {
+    /// Fills `mask` for `cfg`; returns the mask as a [`Set`] when that is a cheap copy (one
+    /// cached entry decided it alone), so that caching it needs no scan of the mask.
+    fn compute_mask_uncached(&mut self, cfg: &Config, mask: &mut TokenMask) -> Option<Set> {
         let g = &*self.tg.grammar;
         let vocab = &*self.tg.vocab;
         let mut closed = Vec::new();
         cfg.closure(g, &mut closed);
         let mut accepting = false;
+        let mut entries = 0;
+        let mut sole: Option<Arc<Entry>> = None;
         let mut seen_tops: Vec<Frame> = Vec::new();
         for st in &closed {
             let Some(&top) = st.last() else { continue };
@@ -1096,9 +1207,13 @@ impl Matcher {
             }
             let e = self.tg.entry(top);
             e.set.or_into(&mut mask.words);
+            entries += 1;
+            if e.uncertain.is_empty() {
+                sole = Some(Arc::clone(&e));
+            }
             if e.uncertain.len() > MAX_UNCERTAIN {
                 // Cheaper to walk the trie once with the real stack.
-                let full = self.tg.compute_entry(st);
+                let full = self.tg.compute_entry(st, false);
                 full.set.or_into(&mut mask.words);
                 continue;
             }
@@ -1121,6 +1236,14 @@ impl Matcher {
             for &e in vocab.eos_tokens() {
                 mask.allow(e);
             }
+            return None;
+        }
+        match (entries, sole) {
+            (1, Some(e)) => Some(match &e.set {
+                Set::Bits(b) => Set::Bits(b.clone()),
+                Set::List(l) => Set::List(l.clone()),
+            }),
+            _ => None,
         }
     }
 

@@ -452,3 +452,118 @@ fn many_items_of_large_objects_and_property_count_conflicts() {
         &["{}", r#"{"a":1}"#],
     );
 }
+
+#[test]
+fn large_enums_are_exact_tries() {
+    // 40 spellings (compiled as a trie), with prefix pairs and a shared suffix.
+    let mut values: Vec<serde_json::Value> = (0..36).map(|i| json!(format!("v{i}"))).collect();
+    values.extend([json!("a"), json!("ab"), json!("abc"), json!("b\"q")]);
+    let schema = json!({
+        "type": "object",
+        "properties": { "k": { "enum": values }, "n": { "type": "integer" } },
+        "required": ["k", "n"],
+        "additionalProperties": false
+    });
+    let ok: Vec<String> = ["v0", "v9", "v35", "a", "ab", "abc", "b\\\"q"]
+        .iter()
+        .map(|v| format!("{{\"k\":\"{v}\",\"n\":1}}"))
+        .collect();
+    let bad: Vec<String> = ["v36", "v", "abcd", "", "b", "v01", "A"]
+        .iter()
+        .map(|v| format!("{{\"k\":\"{v}\",\"n\":1}}"))
+        .collect();
+    let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    check(schema.clone(), &ok, &bad);
+    // Mixed types stay exact too.
+    let mut mixed = values.clone();
+    mixed.extend([json!(1), json!(null), json!({"x": [1]})]);
+    check(
+        json!({"enum": mixed}),
+        &["\"v3\"", "1", "null", "{\"x\":[1]}", "\"abc\""],
+        &["\"v99\"", "2", "{\"x\":[]}", "true"],
+    );
+}
+
+#[test]
+fn lexemes_used_twice_and_short_length_ranges() {
+    check(
+        json!({
+            "type": "object",
+            "properties": {
+                "a": { "type": "string", "format": "date" },
+                "b": { "type": "string", "format": "date" },
+                "c": { "type": "string", "minLength": 2, "maxLength": 3 },
+                "d": { "type": "string", "pattern": "^[a-z]+$", "maxLength": 4 }
+            },
+            "required": ["a", "b", "c", "d"],
+            "additionalProperties": false
+        }),
+        &[
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"xy","d":"abcd"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"\u00e9\n\"","d":"a"}"#,
+        ],
+        &[
+            r#"{"a":"2024-02-30","b":"1999-12-31","c":"xy","d":"abcd"}"#,
+            r#"{"a":"2024-02-29","b":"1999-13-31","c":"xy","d":"abcd"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"x","d":"abcd"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"wxyz","d":"abcd"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"xy","d":"abcde"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"xy","d":"ab1"}"#,
+            r#"{"a":"2024-02-29","b":"1999-12-31","c":"xy","d":""}"#,
+        ],
+    );
+}
+
+#[test]
+fn one_of_branches_become_one_exact_rule() {
+    check(
+        json!({
+            "type": "object",
+            "properties": {
+                "p": { "oneOf": [
+                    { "type": "object", "properties": { "m": { "const": "card" }, "n": { "type": "string", "pattern": "^[0-9]{4}$" } }, "required": ["m", "n"], "additionalProperties": false },
+                    { "type": "object", "properties": { "m": { "const": "bank" }, "i": { "type": "string" } }, "required": ["m", "i"], "additionalProperties": false },
+                    { "type": "null" }
+                ] }
+            },
+            "required": ["p"],
+            "additionalProperties": false
+        }),
+        &[
+            r#"{"p":{"m":"card","n":"1234"}}"#,
+            r#"{"p":{"m":"bank","i":"x\"y"}}"#,
+            r#"{"p":null}"#,
+        ],
+        &[
+            r#"{"p":{"m":"card","i":"x"}}"#,
+            r#"{"p":{"m":"bank","n":"1234"}}"#,
+            r#"{"p":{"m":"card","n":"123"}}"#,
+            r#"{"p":{}}"#,
+        ],
+    );
+}
+
+#[test]
+fn one_of_branches_with_length_bounded_patterns_are_spliced() {
+    // The pattern ∩ length lexeme is its own rule, spliced into the branch before the
+    // disjointness check.
+    check(
+        json!({"oneOf": [
+            { "type": "string", "pattern": "^a+$", "maxLength": 3 },
+            { "type": "string", "format": "date" },
+            { "type": "integer" }
+        ]}),
+        &["\"a\"", "\"aaa\"", "\"2020-01-31\"", "7"],
+        &["\"aaaa\"", "\"\"", "\"b\"", "\"2020-01-32\"", "1.5"],
+    );
+    // Still refused when the branches overlap.
+    assert!(Grammar::from_json_schema(
+        &json!({"oneOf": [
+            { "type": "string", "pattern": "^a+$", "maxLength": 3 },
+            { "type": "string", "pattern": "^a$" }
+        ]}),
+        &CompileOptions::default()
+    )
+    .is_err());
+}

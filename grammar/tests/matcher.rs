@@ -26,8 +26,17 @@ fn small_vocab() -> Vocabulary {
 }
 
 fn exact_masks(schema: serde_json::Value, opts: CompileOptions, docs: &[&str]) {
+    exact_masks_in(small_vocab(), schema, opts, docs)
+}
+
+fn exact_masks_in(
+    vocab: Vocabulary,
+    schema: serde_json::Value,
+    opts: CompileOptions,
+    docs: &[&str],
+) {
     let g = Arc::new(Grammar::from_json_schema(&schema, &opts).unwrap());
-    let v = Arc::new(small_vocab());
+    let v = Arc::new(vocab);
     let tg = Arc::new(TokenizedGrammar::new(g.clone(), v.clone()));
     for doc in docs {
         assert_eq!(g.accepts(doc.as_bytes()), Ok(()), "{doc}");
@@ -383,6 +392,74 @@ fn mask_exact_pattern_class_slices() {
         &[
             r#"{"slug":"ab-12-name","code":"ABab1","mail":"name.ab@true.ab","tag":"ab12"}"#,
             r#"{"slug":"true","code":"XY","mail":"a@b","tag":"日本"}"#,
+        ],
+    );
+}
+
+/// `small_vocab` plus hundreds of tokens that close a string and go on into the caller
+/// (`a","b`, `x"]`, ...): more stack-dependent tokens than the per-state cache keeps, so
+/// masks inside strings take the walk with the real stack.
+#[test]
+fn mask_exact_with_many_stack_dependent_tokens() {
+    let mut toks: Vec<Option<Vec<u8>>> = (0..small_vocab().len() as u32)
+        .map(|t| small_vocab().token_bytes(t).map(<[u8]>::to_vec))
+        .collect();
+    for a in ["a", "b", "x", "1", "", "é"] {
+        for tail in ["\",\"", "\"]", "\"}", "\",", "\":", "\"],\"", "\"}]"] {
+            for n in 0..12 {
+                toks.push(Some(format!("{a}{tail}{}", "k".repeat(n)).into_bytes()));
+            }
+        }
+    }
+    let vocab = Vocabulary::from_token_bytes(toks, &[0]).unwrap();
+    exact_masks_in(
+        vocab,
+        json!({
+            "type": "object",
+            "properties": {
+                "k": { "type": "array", "items": { "type": "string" } },
+                "e": { "enum": (0..20).map(|i| format!("a{i}")).collect::<Vec<_>>() }
+            },
+            "required": ["k", "e"],
+            "additionalProperties": false
+        }),
+        CompileOptions::default(),
+        &[r#"{"k":["a","b","kk"],"e":"a7"}"#, r#"{"k":[],"e":"a19"}"#],
+    );
+}
+
+/// A large object (built directly as a key trie per position) whose values mix spliced
+/// lexemes and calls (numbers are not prefix-free, so they stay calls).
+#[test]
+fn mask_exact_large_object() {
+    let mut props = serde_json::Map::new();
+    for (i, s) in [
+        json!({"type": "integer", "minimum": 1}),
+        json!({"type": "string"}),
+        json!({"enum": ["ab", "b"]}),
+        json!({"type": "boolean"}),
+        json!({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": false}),
+        json!({"type": ["string", "null"]}),
+        json!({"const": 12}),
+    ]
+    .iter()
+    .cycle()
+    .take(13)
+    .enumerate()
+    {
+        props.insert(format!("n{i}"), s.clone());
+    }
+    exact_masks(
+        json!({
+            "type": "object",
+            "properties": props,
+            "required": ["n0", "n4", "n9"],
+            "additionalProperties": false
+        }),
+        CompileOptions::default(),
+        &[
+            r#"{"n0":12,"n4":{"a":-1},"n9":"ab"}"#,
+            r#"{"n0":1,"n1":"é","n2":"b","n3":true,"n4":{"a":0},"n5":null,"n6":12,"n9":"b","n12":null}"#,
         ],
     );
 }

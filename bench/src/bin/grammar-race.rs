@@ -143,6 +143,9 @@ fn race_case(
     passes: usize,
     trace: bool,
 ) -> Value {
+    // Every schema compiles from scratch, as in the peers' fresh process per schema: without
+    // this, lexeme DFAs built for earlier schemas (strings, numbers, formats) would be reused.
+    trellis_grammar::clear_dfa_cache();
     let t = Instant::now();
     let grammar = match Grammar::from_json_schema(schema, &CompileOptions::default()) {
         Ok(g) => g,
