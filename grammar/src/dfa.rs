@@ -61,6 +61,10 @@ pub(crate) struct Raw {
     pub accept: Vec<bool>,
     /// Per state: (callee rule, return state).
     pub calls: Vec<Vec<(u32, u32)>>,
+    /// States whose token masks are worth computing ahead of time, when the grammar is
+    /// paired with a vocabulary (the first branching state of a large literal set, where
+    /// the walk visits thousands of trie nodes). Kept through splicing and trimming.
+    pub hot: Vec<u32>,
 }
 
 /// Compressed DFA used by the matcher.
@@ -195,6 +199,13 @@ impl Raw {
         &self.trans[s as usize * self.ncls..(s as usize + 1) * self.ncls]
     }
 
+    /// For each representative byte of a finer class map, its column in our rows.
+    fn columns(&self, reps: &[u8]) -> Vec<usize> {
+        reps.iter()
+            .map(|&b| self.cls[b as usize] as usize)
+            .collect()
+    }
+
     /// A DFA with only the dead state and the given classes.
     fn empty(cls: [u8; 256], ncls: usize) -> Raw {
         Raw {
@@ -204,6 +215,7 @@ impl Raw {
             trans: vec![0; ncls],
             accept: vec![false],
             calls: vec![Vec::new()],
+            hot: Vec::new(),
         }
     }
 
@@ -264,11 +276,10 @@ impl Raw {
     /// of `cls` lies inside one of ours).
     fn relayout(&mut self, cls: [u8; 256], reps: &[u8]) {
         let n = self.len();
+        let cols = self.columns(reps);
         let mut trans = Vec::with_capacity(n * reps.len());
-        for s in 0..n as u32 {
-            for &b in reps {
-                trans.push(self.next(s, b));
-            }
+        for row in self.trans.chunks_exact(self.ncls) {
+            trans.extend(cols.iter().map(|&c| row[c]));
         }
         self.cls = cls;
         self.ncls = reps.len();
@@ -355,6 +366,15 @@ pub(crate) fn from_hir(
     max_states: usize,
     max_bytes: usize,
 ) -> Result<Raw, CompileError> {
+    if let Some(lits) = finite_literals(hir, MAX_DIRECT_LITERALS) {
+        // A small finite language (`true|false`, a short `enum`, `"[A-Z]{2}"`): its trie,
+        // without the fixed cost of building an NFA and a dense DFA.
+        return from_literals(&lits, max_states);
+    }
+    if let Some(sets) = byte_sequence(hir) {
+        // A fixed-length sequence of byte sets (`"[A-Z]{3}"`, a uuid, `[0-9]{16}`): a chain.
+        return Ok(chain(&sets));
+    }
     let key = (hir.to_string(), max_states, max_bytes);
     if let Ok(c) = cache().lock() {
         if let Some(r) = c.map.get(&key) {
@@ -374,16 +394,207 @@ pub(crate) fn from_hir(
     Ok(raw)
 }
 
+/// Longest byte-set sequence [`from_hir`] builds as a chain.
+const MAX_CHAIN: usize = 128;
+
+/// The byte sets (as 256-bit masks) of `hir` when it matches exactly the strings of one
+/// fixed length whose `i`-th byte is any byte of set `i`: literals, classes of bytes or
+/// ASCII characters, concatenations and fixed repetitions of these (at most [`MAX_CHAIN`]
+/// positions, no invalid UTF-8 bytes, no call markers).
+fn byte_sequence(hir: &Hir) -> Option<Vec<[u64; 4]>> {
+    use regex_syntax::hir::{Class, HirKind};
+    fn set_of(ranges: impl Iterator<Item = (u32, u32)>) -> Option<[u64; 4]> {
+        let mut m = [0u64; 4];
+        for (lo, hi) in ranges {
+            if hi as usize >= 0x80 {
+                return None; // non-ASCII: several bytes per character
+            }
+            for b in lo..=hi {
+                m[b as usize / 64] |= 1 << (b % 64);
+            }
+        }
+        Some(m)
+    }
+    fn go(hir: &Hir, out: &mut Vec<[u64; 4]>) -> Option<()> {
+        match hir.kind() {
+            HirKind::Empty => {}
+            HirKind::Literal(l) => {
+                for &b in l.0.iter() {
+                    if b as usize >= 0x80 {
+                        return None;
+                    }
+                    let mut m = [0u64; 4];
+                    m[b as usize / 64] |= 1 << (b % 64);
+                    out.push(m);
+                }
+            }
+            HirKind::Class(Class::Bytes(c)) => out.push(set_of(
+                c.ranges()
+                    .iter()
+                    .map(|r| (r.start() as u32, r.end() as u32)),
+            )?),
+            HirKind::Class(Class::Unicode(c)) => out.push(set_of(
+                c.ranges()
+                    .iter()
+                    .map(|r| (r.start() as u32, r.end() as u32)),
+            )?),
+            HirKind::Capture(c) => go(&c.sub, out)?,
+            HirKind::Concat(items) => {
+                for it in items {
+                    go(it, out)?;
+                }
+            }
+            HirKind::Repetition(r) if r.max == Some(r.min) => {
+                let mut unit = Vec::new();
+                go(&r.sub, &mut unit)?;
+                for _ in 0..r.min {
+                    out.extend_from_slice(&unit);
+                    if out.len() > MAX_CHAIN {
+                        return None;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        (out.len() <= MAX_CHAIN).then_some(())
+    }
+    let mut out = Vec::new();
+    go(hir, &mut out)?;
+    (!out.is_empty() && out.iter().all(|m| m.iter().any(|&w| w != 0))).then_some(out)
+}
+
+/// The DFA of the strings whose `i`-th byte is in `sets[i]` (ASCII sets, see
+/// [`byte_sequence`]): one state per position.
+fn chain(sets: &[[u64; 4]]) -> Raw {
+    // Bytes with the same membership in every set share a class.
+    let mut sig: Vec<Vec<bool>> = Vec::with_capacity(256);
+    let mut keys = [0u8; 256];
+    let other = |b: usize| if b < FIRST_INVALID { 0u8 } else { 1 };
+    for (b, k) in keys.iter_mut().enumerate() {
+        let row: Vec<bool> = sets
+            .iter()
+            .map(|m| m[b / 64] >> (b % 64) & 1 == 1)
+            .collect();
+        *k = if row.iter().any(|&x| x) {
+            match sig.iter().position(|r| *r == row) {
+                Some(i) => i as u8 + 2,
+                None => {
+                    sig.push(row);
+                    sig.len() as u8 + 1
+                }
+            }
+        } else {
+            other(b)
+        };
+    }
+    let (cls, reps) = renumber(&keys);
+    let nc = reps.len();
+    let mut raw = Raw::empty(cls, nc);
+    raw.start = raw.push_state();
+    for (i, m) in sets.iter().enumerate() {
+        let s = raw.start as usize + i;
+        let t = raw.push_state();
+        for (c, &b) in reps.iter().enumerate() {
+            if m[b as usize / 64] >> (b % 64) & 1 == 1 {
+                raw.trans[s * nc + c] = t;
+            }
+        }
+    }
+    let last = raw.len() - 1;
+    raw.accept[last] = true;
+    raw
+}
+
+/// Most strings [`from_hir`] builds as a trie instead of determinizing.
+const MAX_DIRECT_LITERALS: usize = 256;
+
+/// The strings of `hir` when it is an alternation of at most `limit` non-empty literal
+/// strings of valid UTF-8 bytes and rule calls (literals, concatenations and alternations
+/// of them; one-character classes, fixed repetitions of one string), else `None` (also for
+/// the empty set and look-arounds). The trie of such a set has as many states as its
+/// determinized regex would.
+fn finite_literals(hir: &Hir, limit: usize) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::{Class, HirKind};
+    fn go(hir: &Hir, limit: usize) -> Option<Vec<Vec<u8>>> {
+        let concat = |a: Vec<Vec<u8>>, b: &[Vec<u8>]| -> Option<Vec<Vec<u8>>> {
+            if a.len().saturating_mul(b.len()) > limit {
+                return None;
+            }
+            Some(
+                a.iter()
+                    .flat_map(|x| {
+                        b.iter().map(move |y| {
+                            let mut v = x.clone();
+                            v.extend_from_slice(y);
+                            v
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        match hir.kind() {
+            HirKind::Empty => Some(vec![Vec::new()]),
+            HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
+            // Classes and repetitions only when they denote one string: a trie of their
+            // cross products would have far more states than the determinized regex.
+            HirKind::Class(Class::Bytes(c)) => match c.ranges() {
+                [r] if r.start() == r.end() => Some(vec![vec![r.start()]]),
+                _ => None,
+            },
+            HirKind::Class(Class::Unicode(c)) => match c.ranges() {
+                [r] if r.start() == r.end() => Some(vec![r.start().to_string().into_bytes()]),
+                _ => None,
+            },
+            HirKind::Capture(c) => go(&c.sub, limit),
+            HirKind::Concat(items) => {
+                let mut acc = vec![Vec::new()];
+                for it in items {
+                    acc = concat(acc, &go(it, limit)?)?;
+                }
+                Some(acc)
+            }
+            HirKind::Alternation(items) => {
+                let mut out = Vec::new();
+                for it in items {
+                    out.extend(go(it, limit)?);
+                    if out.len() > limit {
+                        return None;
+                    }
+                }
+                Some(out)
+            }
+            HirKind::Repetition(r) if r.max == Some(r.min) && r.min <= 16 => {
+                let unit = go(&r.sub, limit)?;
+                if unit.len() != 1 {
+                    return None;
+                }
+                Some(vec![unit[0].repeat(r.min as usize)])
+            }
+            HirKind::Repetition(_) => None,
+            HirKind::Look(_) => None,
+        }
+    }
+    let lits = go(hir, limit)?;
+    let ok = |l: &Vec<u8>| !l.is_empty() && pieces(l).is_some();
+    (!lits.is_empty() && lits.iter().all(ok)).then_some(lits)
+}
+
 /// A DFA accepting exactly the given byte strings, built directly as their trie (no
 /// regex determinization: linear in the total length), with one shared final state for
-/// the strings that are a prefix of no other. Strings must be non-empty and must not
-/// contain bytes `>= FIRST_INVALID` (they are UTF-8 text); duplicates are fine. Fails when
-/// the trie has more than `max_states` states.
+/// the strings that are a prefix of no other. Strings must be non-empty UTF-8 text, where
+/// a call marker (`MARKER hi lo`) becomes a call edge; duplicates are fine. Fails when the
+/// trie has more than `max_states` states.
 pub(crate) fn from_literals(lits: &[Vec<u8>], max_states: usize) -> Result<Raw, CompileError> {
+    let not_utf8 = || CompileError::Invalid {
+        pointer: "#".into(),
+        reason: "internal: a literal is not UTF-8".into(),
+    };
     let mut used = [false; 256];
     for l in lits {
-        for &b in l {
-            used[b as usize] = true;
+        for p in pieces(l).ok_or_else(not_utf8)? {
+            if let Piece::Byte(b) = p {
+                used[b as usize] = true;
+            }
         }
     }
     // Each byte that occurs is its own class; the others share one (invalid bytes apart).
@@ -411,32 +622,150 @@ pub(crate) fn from_literals(lits: &[Vec<u8>], max_states: usize) -> Result<Raw, 
         // A literal that is a prefix of the next one needs its own accepting state.
         let is_prefix = sorted.get(i + 1).is_some_and(|n| n.starts_with(l));
         let mut s = raw.start;
-        for (j, &b) in l.iter().enumerate() {
-            if b as usize >= FIRST_INVALID {
-                return Err(CompileError::Invalid {
-                    pointer: "#".into(),
-                    reason: "internal: a literal is not UTF-8".into(),
-                });
-            }
-            let slot = s as usize * nc + raw.cls[b as usize] as usize;
-            let t = raw.trans[slot];
-            s = if t != 0 {
+        let ps = pieces(l).ok_or_else(not_utf8)?;
+        for (j, p) in ps.iter().enumerate() {
+            let last = j + 1 == ps.len() && !is_prefix;
+            let t = match *p {
+                Piece::Byte(b) => raw.trans[s as usize * nc + raw.cls[b as usize] as usize],
+                Piece::Call(k) => raw.calls[s as usize]
+                    .iter()
+                    .find(|c| c.0 == k)
+                    .map_or(0, |c| c.1),
+            };
+            let t = if t != 0 {
                 t
-            } else if j + 1 == l.len() && !is_prefix {
-                raw.trans[slot] = fin;
-                fin
             } else {
-                if raw.len() >= max_states {
-                    return Err(limit_err("DFA states per rule", max_states));
+                let u = if last {
+                    fin
+                } else {
+                    if raw.len() >= max_states {
+                        return Err(limit_err("DFA states per rule", max_states));
+                    }
+                    raw.push_state()
+                };
+                match *p {
+                    Piece::Byte(b) => raw.trans[s as usize * nc + raw.cls[b as usize] as usize] = u,
+                    Piece::Call(k) => raw.calls[s as usize].push((k, u)),
                 }
-                let u = raw.push_state();
-                raw.trans[slot] = u;
                 u
             };
+            s = t;
         }
         raw.accept[s as usize] = true;
     }
     Ok(raw)
+}
+
+/// One step of a literal: a byte, or a rule call (`MARKER hi lo`).
+#[derive(Clone, Copy)]
+enum Piece {
+    Byte(u8),
+    Call(u32),
+}
+
+/// The bytes and calls of a literal; `None` when a byte is not valid UTF-8 text or a call
+/// marker is cut short.
+fn pieces(l: &[u8]) -> Option<Vec<Piece>> {
+    let mut out = Vec::with_capacity(l.len());
+    let mut i = 0;
+    while i < l.len() {
+        if l[i] == MARKER {
+            let (hi, lo) = (*l.get(i + 1)?, *l.get(i + 2)?);
+            out.push(Piece::Call((hi as u32) << 8 | lo as u32));
+            i += 3;
+        } else if (l[i] as usize) < FIRST_INVALID {
+            out.push(Piece::Byte(l[i]));
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// The DFA of the JSON string `"` host `"` (or `"` local `@` host `"` with `local_part`),
+/// where host is 1..=`labels` dot-separated labels of 1..=`label_len` ASCII letters,
+/// digits or hyphens, neither starting nor ending with a hyphen, and local is a dot-atom
+/// (`atext+(\.atext+)*`, RFC 5322 `atext`): the `hostname` and `email` formats. Built
+/// directly with the label position in the state (label, characters so far, last was a
+/// hyphen) instead of by determinizing the counted repetitions: about `labels × 2 ×
+/// label_len` host states. Needs `label_len ≥ 2`.
+pub(crate) fn host_raw(local_part: bool, labels: u32, label_len: u32) -> Raw {
+    const ATEXT: &[u8] = b"!#$%&'*+/=?^_`{|}~";
+    let mut keys = [0u8; 256];
+    for (b, k) in keys.iter_mut().enumerate() {
+        let c = b as u8;
+        *k = match c {
+            _ if b >= FIRST_INVALID => 7,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => 1,
+            b'-' => 2,
+            b'.' => 3,
+            b'@' => 4,
+            b'"' => 5,
+            _ if ATEXT.contains(&c) => 6,
+            _ => 0,
+        };
+    }
+    let (cls, reps) = renumber(&keys);
+    let nc = reps.len();
+    let mut raw = Raw::empty(cls, nc);
+    let set = |raw: &mut Raw, s: u32, bytes: &[u8], t: u32| {
+        for &b in bytes {
+            raw.trans[s as usize * nc + cls[b as usize] as usize] = t;
+        }
+    };
+    let start = raw.push_state();
+    raw.start = start;
+    let end = raw.push_state();
+    raw.accept[end as usize] = true;
+    let open = raw.push_state();
+    set(&mut raw, start, b"\"", open);
+    // Host states: per label, the label start, then after `p` characters (1..=label_len)
+    // ending in a letter/digit, then after `p` (2..=label_len-1) ending in a hyphen.
+    let per = 2 * label_len;
+    let host0 = raw.len() as u32;
+    for _ in 0..labels * per {
+        raw.push_state();
+    }
+    let label_start = |k: u32| host0 + k * per;
+    let alnum_at = |k: u32, p: u32| host0 + k * per + p;
+    let hyphen_at = |k: u32, p: u32| host0 + k * per + label_len + p - 1;
+    for k in 0..labels {
+        set(&mut raw, label_start(k), b"a", alnum_at(k, 1));
+        for p in 1..=label_len {
+            let s = alnum_at(k, p);
+            set(&mut raw, s, b"\"", end);
+            if k + 1 < labels {
+                set(&mut raw, s, b".", label_start(k + 1));
+            }
+            if p < label_len {
+                set(&mut raw, s, b"a", alnum_at(k, p + 1));
+            }
+            if p + 1 < label_len {
+                set(&mut raw, s, b"-", hyphen_at(k, p + 1));
+            }
+        }
+        for p in 2..label_len {
+            let s = hyphen_at(k, p);
+            set(&mut raw, s, b"a", alnum_at(k, p + 1));
+            if p + 1 < label_len {
+                set(&mut raw, s, b"-", hyphen_at(k, p + 1));
+            }
+        }
+    }
+    if local_part {
+        let atom = raw.push_state();
+        let dot = raw.push_state();
+        for s in [open, atom, dot] {
+            set(&mut raw, s, b"a-!", atom);
+        }
+        set(&mut raw, atom, b".", dot);
+        set(&mut raw, atom, b"@", label_start(0));
+    } else {
+        set(&mut raw, open, b"a", alnum_at(0, 1));
+    }
+    trim(&mut raw, &|_| true);
+    raw
 }
 
 /// The DFA of a JSON string of `min..=max` characters (`max: None` = unbounded), where
@@ -467,6 +796,7 @@ pub(crate) fn counted_raw(
         trans: vec![0; n * nc],
         accept: vec![false; n],
         calls: vec![Vec::new(); n],
+        hot: Vec::new(),
     };
     raw.accept[2] = true;
     raw.trans[nc + cls[b'"' as usize] as usize] = id(0, unit.start);
@@ -609,26 +939,39 @@ pub(crate) fn product(
     required: usize,
     max_states: usize,
 ) -> Result<Raw, CompileError> {
-    // Tuples of up to four states are keyed as one u128 (no allocation, cheap hashing).
+    // Tuples of up to four states are keyed as one u128 (no allocation, cheap hashing);
+    // tuples with one live component (most of a union of branches that part early) are
+    // found through a per-component array instead.
     let packed = parts.len() <= 4;
     let pack = |v: &[u32]| v.iter().fold(0u128, |a, &x| (a << 32) | x as u128);
     let mut small: FxMap<u128, u32> = FxMap::default();
     let mut ids: FxMap<Vec<u32>, u32> = FxMap::default();
+    let mut single: Vec<Vec<u32>> = parts.iter().map(|p| vec![0; p.len()]).collect();
     let mut order: Vec<Vec<u32>> = Vec::new();
     let dead: Vec<u32> = vec![0; parts.len()];
     order.push(dead);
     let cls_maps: Vec<&[u8; 256]> = parts.iter().map(|p| &p.cls).collect();
     let (cls, reps) = refine(&cls_maps);
     let nc = reps.len();
+    let cols: Vec<Vec<usize>> = parts.iter().map(|p| p.columns(&reps)).collect();
     let mut raw = Raw::empty(cls, nc);
+    // The id of tuple `nx`, numbering it next when new.
+    let mut intern = |nx: &[u32], order: &mut Vec<Vec<u32>>| -> u32 {
+        let next = order.len() as u32;
+        let mut live = nx.iter().enumerate().filter(|(_, &x)| x != 0);
+        let slot = match (live.next(), live.next()) {
+            (Some((i, &q)), None) => &mut single[i][q as usize],
+            _ if packed => small.entry(pack(nx)).or_insert(0),
+            _ => ids.entry(nx.to_vec()).or_insert(0),
+        };
+        if *slot == 0 {
+            *slot = next;
+            order.push(nx.to_vec());
+        }
+        *slot
+    };
     let st: Vec<u32> = parts.iter().map(|p| p.start).collect();
-    if packed {
-        small.insert(pack(&st), 1);
-    } else {
-        ids.insert(st.clone(), 1);
-    }
-    order.push(st);
-    raw.start = 1;
+    raw.start = intern(&st, &mut order);
     let mut k = 1;
     let mut bits = vec![false; parts.len()];
     let mut nx: Vec<u32> = vec![0; parts.len()];
@@ -643,35 +986,39 @@ pub(crate) fn product(
             bits[i] = p.accept[cur[i] as usize];
         }
         raw.accept[id] = keep(&bits);
+        let mut live = cur.iter().enumerate().filter(|(_, &x)| x != 0);
+        if let (Some((i, &q)), None) = (live.next(), live.next()) {
+            // One live component: its successors have at most one too.
+            let p = parts[i];
+            let row = &p.trans[q as usize * p.ncls..(q as usize + 1) * p.ncls];
+            for (c, &col) in cols[i].iter().enumerate() {
+                let t = row[col];
+                if t == 0 || reps[c] as usize >= FIRST_INVALID {
+                    continue;
+                }
+                nx.fill(0);
+                nx[i] = t;
+                raw.trans[id * nc + c] = intern(&nx, &mut order);
+            }
+            k += 1;
+            continue;
+        }
         for (c, &b) in reps.iter().enumerate() {
             if b as usize >= FIRST_INVALID {
                 continue;
             }
             for (i, p) in parts.iter().enumerate() {
-                nx[i] = p.next(cur[i], b);
+                let q = cur[i] as usize;
+                nx[i] = if q == 0 {
+                    0
+                } else {
+                    p.trans[q * p.ncls + cols[i][c]]
+                };
             }
             if nx[..required].contains(&0) || nx.iter().all(|&x| x == 0) {
                 continue;
             }
-            let known = if packed {
-                small.get(&pack(&nx)).copied()
-            } else {
-                ids.get(&nx[..]).copied()
-            };
-            let t = match known {
-                Some(t) => t,
-                None => {
-                    let t = order.len() as u32;
-                    if packed {
-                        small.insert(pack(&nx), t);
-                    } else {
-                        ids.insert(nx.clone(), t);
-                    }
-                    order.push(nx.clone());
-                    t
-                }
-            };
-            raw.trans[id * nc + c] = t;
+            raw.trans[id * nc + c] = intern(&nx, &mut order);
         }
         k += 1;
     }
@@ -782,6 +1129,25 @@ pub(crate) fn object_raw(
     Ok(raw)
 }
 
+/// The first state on the way from the start that has more than one way on: the start
+/// itself unless it (and the states after it) accept nothing, call nothing and move on
+/// exactly one byte class. A literal set's mask is widest there (e.g. after the opening
+/// quote of an `enum` of strings).
+pub(crate) fn first_branch(raw: &Raw) -> u32 {
+    let mut s = raw.start;
+    for _ in 0..raw.len() {
+        if s == 0 || raw.accept[s as usize] || !raw.calls[s as usize].is_empty() {
+            break;
+        }
+        let mut live = raw.row(s).iter().filter(|&&t| t != 0);
+        match (live.next(), live.next()) {
+            (Some(&t), None) => s = t,
+            _ => break,
+        }
+    }
+    s
+}
+
 /// Whether a rule can be spliced into a caller: live and prefix-free (an accepting state
 /// has no way on, neither a byte nor a call, so reaching it means "return").
 pub(crate) fn spliceable(raw: &Raw) -> bool {
@@ -835,33 +1201,66 @@ pub(crate) fn splice_calls<'a>(
     caller.relayout(cls, &reps);
     for &(s, lexeme, ret) in &sites {
         let base = caller.len() as u32;
-        let map = |t: u32| -> u32 {
-            if t == 0 {
-                0
-            } else if lexeme.accept[t as usize] {
-                ret
-            } else {
-                base + t
-            }
-        };
+        // Where each lexeme state goes in the caller (accepting = return).
+        let remap: Vec<u32> = (0..lexeme.len() as u32)
+            .map(|t| {
+                if t == 0 {
+                    0
+                } else if lexeme.accept[t as usize] {
+                    ret
+                } else {
+                    base + t
+                }
+            })
+            .collect();
+        let map = |t: u32| remap[t as usize];
+        let cols = lexeme.columns(&reps);
         caller.trans.reserve(lexeme.len() * nc);
-        for q in 0..lexeme.len() as u32 {
-            for &b in &reps {
-                caller.trans.push(map(lexeme.next(q, b)));
-            }
-            caller.accept.push(false);
+        for (q, row) in lexeme.trans.chunks_exact(lexeme.ncls).enumerate() {
+            caller
+                .trans
+                .extend(cols.iter().map(|&c| remap[row[c] as usize]));
             // The lexeme's own calls come along, returning into the copy.
-            caller.calls.push(
-                lexeme.calls[q as usize]
-                    .iter()
-                    .map(|&(k, r)| (k, map(r)))
-                    .collect(),
-            );
+            caller
+                .calls
+                .push(lexeme.calls[q].iter().map(|&(k, r)| (k, map(r))).collect());
         }
+        caller
+            .accept
+            .resize(caller.accept.len() + lexeme.len(), false);
         let from = (base + lexeme.start) as usize * nc;
         caller.trans.copy_within(from..from + nc, s as usize * nc);
         caller.calls[s as usize] = caller.calls[(base + lexeme.start) as usize].clone();
+        // The call site stands for the lexeme's start; its other states are the copy.
+        caller.hot.extend(
+            lexeme
+                .hot
+                .iter()
+                .map(|&q| if q == lexeme.start { s } else { map(q) })
+                .filter(|&q| q != 0),
+        );
     }
+}
+
+/// The rule `k` when rule 0 accepts exactly what `k` does (its start's only way on is a
+/// call of `k` returning to a final state with no way on), `k` is spliceable (`ok`) and no
+/// other rule calls it: rule 0 may then simply become `k`.
+fn sole_call(raws: &[Raw], ok: &[bool]) -> Option<usize> {
+    let root = &raws[0];
+    let s = root.start;
+    let &[(k, ret)] = root.calls.get(s as usize)?.as_slice() else {
+        return None;
+    };
+    let k = k as usize;
+    let idle = |q: u32| root.row(q).iter().all(|&t| t == 0);
+    let done =
+        ret != 0 && root.accept[ret as usize] && idle(ret) && root.calls[ret as usize].is_empty();
+    let called_elsewhere = raws
+        .iter()
+        .enumerate()
+        .any(|(i, r)| i != 0 && r.calls.iter().flatten().any(|&(c, _)| c as usize == k));
+    (k != 0 && ok[k] && s != 0 && !root.accept[s as usize] && idle(s) && done && !called_elsewhere)
+        .then_some(k)
 }
 
 /// Splices the lexeme rules marked in `inlinable` (when [`spliceable`]) into every rule
@@ -878,6 +1277,13 @@ pub(crate) fn inline_calls(raws: &mut [Raw], inlinable: &[bool], max_states: usi
         .filter(|&r| inlinable[r])
         .chain((0..n).filter(|&r| !inlinable[r]));
     for r in order {
+        if r == 0 {
+            if let Some(k) = sole_call(raws, &ok) {
+                // The root only calls `k`: take `k`'s DFA instead of copying it in.
+                raws[0] = std::mem::replace(&mut raws[k], Raw::empty([0; 256], 1));
+                continue;
+            }
+        }
         if raws[r].calls.iter().any(|c| !c.is_empty()) {
             let mut caller = std::mem::replace(&mut raws[r], Raw::empty([0; 256], 1));
             splice_calls(
@@ -943,6 +1349,36 @@ pub(crate) fn start_is_live(raw: &Raw, productive: &dyn Fn(u32) -> bool) -> bool
 pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
     let n = raw.len();
     let nc = raw.ncls;
+    // Co-accessible states: a few backward sweeps first (states are mostly numbered in
+    // breadth-first order, so one sweep from the back usually settles all of them, and a
+    // row is left at its first live target); reverse edges only when sweeps do not settle.
+    let mut live: Vec<bool> = raw.accept.clone();
+    live[0] = false;
+    let mut settled = false;
+    for _ in 0..4 {
+        let mut changed = false;
+        for s in (1..n).rev() {
+            if live[s] {
+                continue;
+            }
+            let row = &raw.trans[s * nc..(s + 1) * nc];
+            if row.iter().any(|&t| t != 0 && live[t as usize])
+                || raw.calls[s]
+                    .iter()
+                    .any(|&(k, r)| r != 0 && live[r as usize] && productive(k))
+            {
+                live[s] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            settled = true;
+            break;
+        }
+    }
+    if settled {
+        return finish_trim(raw, live, productive);
+    }
     // Reverse edges in CSR form.
     let mut off = vec![0u32; n + 1];
     for s in 0..n {
@@ -976,11 +1412,7 @@ pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
             }
         }
     }
-    let mut live = vec![false; n];
-    let mut stack: Vec<u32> = (1..n as u32).filter(|&s| raw.accept[s as usize]).collect();
-    for &s in &stack {
-        live[s as usize] = true;
-    }
+    let mut stack: Vec<u32> = (1..n as u32).filter(|&s| live[s as usize]).collect();
     while let Some(s) = stack.pop() {
         for &p in &rev[off[s as usize] as usize..off[s as usize + 1] as usize] {
             if !live[p as usize] {
@@ -990,6 +1422,14 @@ pub(crate) fn trim(raw: &mut Raw, productive: &dyn Fn(u32) -> bool) -> bool {
         }
     }
     live[0] = false;
+    finish_trim(raw, live, productive)
+}
+
+/// Redirects the states not in `live` (co-accessible states) to the dead state.
+fn finish_trim(raw: &mut Raw, live: Vec<bool>, productive: &dyn Fn(u32) -> bool) -> bool {
+    let n = raw.len();
+    let nc = raw.ncls;
+    raw.hot.retain(|&q| live[q as usize]);
     if live[1..].iter().all(|&l| l) && raw.calls.iter().all(|c| c.is_empty()) {
         return n > 1 && live[raw.start as usize]; // nothing to redirect
     }
@@ -1216,5 +1656,257 @@ mod tests {
         inline_calls(&mut raws, &[false, true], 1000);
         assert!(raws[0].calls.iter().any(|c| !c.is_empty()));
         assert_ne!(raws[1].start, 0);
+    }
+
+    /// Whether `a` and `b` accept the same language (their symmetric difference is empty).
+    fn same_language(a: &Raw, b: &Raw) -> bool {
+        product(&[a, b], &|x| x[0] != x[1], 0, 1 << 20)
+            .unwrap()
+            .is_empty_language()
+    }
+
+    fn host_regex(local_part: bool, labels: u32, label_len: u32) -> Raw {
+        let label = format!(
+            "[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{}}}[A-Za-z0-9])?",
+            label_len - 2
+        );
+        let host = format!("{label}(?:\\.{label}){{0,{}}}", labels - 1);
+        let atext = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+        let re = if local_part {
+            format!("\"{atext}(?:\\.{atext})*@{host}\"")
+        } else {
+            format!("\"{host}\"")
+        };
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .build()
+            .parse(&re)
+            .unwrap();
+        from_hir(&hir, 100_000, 1 << 26).unwrap()
+    }
+
+    #[test]
+    fn host_dfa_equals_the_format_regex() {
+        use crate::formats::{format_regex, HOST_LABELS, HOST_LABEL_LEN};
+        for local_part in [false, true] {
+            let direct = host_raw(local_part, HOST_LABELS, HOST_LABEL_LEN);
+            let det = host_regex(local_part, HOST_LABELS, HOST_LABEL_LEN);
+            assert!(same_language(&direct, &det), "local part {local_part}");
+            // The format module's regex is the one the direct DFA stands in for.
+            let name = if local_part { "email" } else { "hostname" };
+            let hir = regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .build()
+                .parse(&format!("\"(?:{})\"", format_regex(name).unwrap()))
+                .unwrap();
+            let fmt = from_hir(&hir, 100_000, 1 << 26).unwrap();
+            assert!(same_language(&direct, &fmt), "{name}");
+            assert!(spliceable(&{
+                let mut d = direct.clone();
+                trim(&mut d, &|_| true);
+                d
+            }));
+        }
+        // Small parameters, every short string over a covering alphabet.
+        for local_part in [false, true] {
+            let direct = host_raw(local_part, 2, 3);
+            let det = host_regex(local_part, 2, 3);
+            for s in all_strings(b"\"a-.@!", 7) {
+                assert_eq!(
+                    direct.run(&s),
+                    det.run(&s),
+                    "{}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+        let d = host_raw(true, HOST_LABELS, HOST_LABEL_LEN);
+        for (s, ok) in [
+            (&b"\"joe.bloggs@example.com\""[..], true),
+            (b"\"a@b\"", true),
+            (b"\"a..b@c.d\"", false),
+            (b"\"a@-b.c\"", false),
+            (b"\"a@b-.c\"", false),
+            (b"\"a@b--c.d\"", true),
+            (b"\"@b.c\"", false),
+        ] {
+            assert_eq!(d.run(s), ok, "{}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn first_branch_skips_the_forced_prefix() {
+        let raw = from_literals(&lits(&["\"ab\"", "\"ac\""]), 100).unwrap();
+        let mut s = raw.start;
+        for &b in b"\"a" {
+            s = raw.next(s, b);
+        }
+        assert_eq!(first_branch(&raw), s);
+        let raw = from_literals(&lits(&["x", "y"]), 100).unwrap();
+        assert_eq!(first_branch(&raw), raw.start);
+    }
+
+    #[test]
+    fn splicing_keeps_hot_states() {
+        // Rule 0: `[` call(1) `]`; rule 1: a literal set whose first branch is hot.
+        let root = Hir::concat(vec![
+            Hir::literal(b"[".to_vec()),
+            Hir::literal(vec![MARKER, 0, 1]),
+            Hir::literal(b"]".to_vec()),
+        ]);
+        let mut set = from_literals(&lits(&["\"ab\"", "\"ac\""]), 100).unwrap();
+        set.hot = vec![first_branch(&set)];
+        let mut raws = vec![from_hir(&root, 1000, 1 << 20).unwrap(), set];
+        inline_calls(&mut raws, &[false, true], 1000);
+        assert!(raws[0].calls.iter().all(|c| c.is_empty()));
+        let mut s = raws[0].start;
+        for &b in b"[\"a" {
+            s = raws[0].next(s, b);
+        }
+        assert_eq!(raws[0].hot, vec![s]);
+    }
+
+    #[test]
+    fn finite_regexes_are_built_as_tries() {
+        let parse = |re: &str| {
+            regex_syntax::ParserBuilder::new()
+                .build()
+                .parse(re)
+                .unwrap()
+        };
+        for re in [
+            "true|false",
+            "\"(?:new|paid|é|日本)\"",
+            "a(?:bc|cd)d",
+            "x[y]{3}(?:ab|a)",
+            "(?:ab|a)(?:|c)",
+        ] {
+            let hir = parse(re);
+            assert!(finite_literals(&hir, MAX_DIRECT_LITERALS).is_some(), "{re}");
+            let direct = from_hir(&hir, 10_000, 1 << 20).unwrap();
+            let det = build_from_hir(&hir, 10_000, 1 << 20).unwrap();
+            assert!(same_language(&direct, &det), "{re}");
+        }
+        for re in [
+            "a*",
+            "[A-Z]",
+            "(?:)",
+            "[^a]",
+            "a{0,2}",
+            "(?:a|b){2}",
+            "^a",
+            "\\b",
+        ] {
+            assert!(
+                finite_literals(&parse(re), MAX_DIRECT_LITERALS).is_none(),
+                "{re}"
+            );
+        }
+        // Call markers become call edges, as the determinizer makes them.
+        let call = |k: u8| Hir::literal(vec![MARKER, 0, k]);
+        let hir = Hir::alternation(vec![
+            call(4),
+            Hir::concat(vec![
+                Hir::literal(b"[".to_vec()),
+                call(5),
+                Hir::literal(b"]".to_vec()),
+            ]),
+            Hir::literal(b"null".to_vec()),
+        ]);
+        assert!(finite_literals(&hir, MAX_DIRECT_LITERALS).is_some());
+        let cut = Hir::literal(vec![MARKER, 0]);
+        assert!(finite_literals(&cut, MAX_DIRECT_LITERALS).is_none());
+        for mut raw in [
+            from_hir(&hir, 100, 1 << 20).unwrap(),
+            build_from_hir(&hir, 100, 1 << 20).unwrap(),
+        ] {
+            trim(&mut raw, &|_| true);
+            let s = raw.start;
+            let calls = &raw.calls[s as usize];
+            assert_eq!(calls.len(), 1);
+            let (k, ret) = calls[0];
+            assert_eq!(k, 4);
+            assert!(raw.accept[ret as usize] && raw.row(ret).iter().all(|&t| t == 0));
+            assert!(raw.run(b"null") && !raw.run(b"nul") && !raw.run(b"[]"));
+            let open = raw.next(s, b'[');
+            let &[(5, after)] = raw.calls[open as usize].as_slice() else {
+                panic!("no call of rule 5 after `[`");
+            };
+            assert!(raw.accept[raw.next(after, b']') as usize]);
+        }
+    }
+
+    #[test]
+    fn trim_keeps_exactly_the_coaccessible_states() {
+        // States numbered against the sweep direction: `b` steps from state s to s - 1
+        // (down to the accepting state 1), `a` from every state to the dead-end state 12.
+        // The sweeps do not settle this chain, so the reverse-edge pass finishes it.
+        let (cls, _) = renumber(&{
+            let mut k = [2u8; 256];
+            k[b'a' as usize] = 0;
+            k[b'b' as usize] = 1;
+            k
+        });
+        let mut raw = Raw::empty(cls, 3);
+        for _ in 1..=12 {
+            raw.push_state();
+        }
+        raw.accept[1] = true;
+        let (ca, cb) = (cls[b'a' as usize] as usize, cls[b'b' as usize] as usize);
+        for s in 2..=11usize {
+            raw.trans[s * 3 + cb] = s as u32 - 1;
+            raw.trans[s * 3 + ca] = 12;
+        }
+        raw.start = 11;
+        raw.hot = vec![12, 5];
+        assert!(trim(&mut raw, &|_| true));
+        assert!(raw.run(b"bbbbbbbbbb"));
+        assert!(!raw.run(b"bbbbbbbbb"));
+        assert_eq!(raw.next(11, b'a'), 0);
+        assert_eq!(raw.next(11, b'b'), 10);
+        assert_eq!(raw.hot, vec![5]);
+        // Forward numbering settles in one sweep; a dead start is reported.
+        let mut lit = from_literals(&lits(&["ab", "c"]), 100).unwrap();
+        assert!(trim(&mut lit, &|_| true));
+        assert!(lit.run(b"ab") && lit.run(b"c") && !lit.run(b"a"));
+        let mut none = Raw::empty(cls, 3);
+        none.start = none.push_state();
+        assert!(!trim(&mut none, &|_| true));
+    }
+
+    #[test]
+    fn fixed_length_regexes_are_built_as_chains() {
+        let parse = |re: &str| {
+            regex_syntax::ParserBuilder::new()
+                .build()
+                .parse(re)
+                .unwrap()
+        };
+        for re in [
+            "\"[A-Z]{3}\"",
+            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}",
+            "(?:x[0-9]{16}y){2}",
+            "a|b",
+            "[ -~]\\.",
+        ] {
+            let hir = parse(re);
+            assert!(byte_sequence(&hir).is_some(), "{re}");
+            let direct = from_hir(&hir, 10_000, 1 << 20).unwrap();
+            let det = build_from_hir(&hir, 10_000, 1 << 20).unwrap();
+            assert!(same_language(&direct, &det), "{re}");
+        }
+        for re in [
+            "[A-Z]+",
+            "é",
+            "ab|cd",
+            "a?",
+            "[^a]",
+            "a{0,2}",
+            "(?:a{65}){2}",
+        ] {
+            assert!(byte_sequence(&parse(re)).is_none(), "{re}");
+        }
+        let d = from_hir(&parse("\"[A-Z]{2}\""), 100, 1 << 20).unwrap();
+        assert!(d.run(b"\"AB\"") && !d.run(b"\"A\"") && !d.run(b"\"ABC\"") && !d.run(b"\"aB\""));
     }
 }

@@ -10,10 +10,18 @@
 //! * `email`: dot-atom local part @ hostname (no quoted local parts, no IP literals).
 //! * `uri`: RFC 3986 absolute URI without IP-literal hosts.
 
+/// Most labels of a `hostname` (and of an `email` domain).
+pub(crate) const HOST_LABELS: u32 = 8;
+/// Most characters of one label.
+pub(crate) const HOST_LABEL_LEN: u32 = 30;
+
 fn hostname() -> String {
     // A strict subset that keeps the total length ≤ 253: up to 8 labels of ≤ 30 chars.
-    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?";
-    format!("{label}(?:\\.{label}){{0,7}}")
+    let label = format!(
+        "[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{}}}[A-Za-z0-9])?",
+        HOST_LABEL_LEN - 2
+    );
+    format!("{label}(?:\\.{label}){{0,{}}}", HOST_LABELS - 1)
 }
 
 pub(crate) fn format_regex(name: &str) -> Option<String> {

@@ -180,6 +180,8 @@ pub struct Grammar {
     pub(crate) skipped: Vec<Skipped>,
     pub(crate) max_depth: usize,
     pub(crate) max_stacks: usize,
+    /// (rule, state) pairs whose masks [`TokenizedGrammar::new`] computes ahead of time.
+    pub(crate) hot: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Grammar {

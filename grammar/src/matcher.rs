@@ -737,7 +737,8 @@ fn sparse_ids(bits: &[u32]) -> Option<Vec<u32>> {
 /// Cached result for a top frame: tokens surely accepted, tokens needing the full stack.
 #[derive(Debug)]
 struct Entry {
-    set: Set,
+    /// Shared with the configuration cache when it alone decides a mask.
+    set: Arc<Set>,
     uncertain: Vec<u32>,
 }
 
@@ -771,17 +772,23 @@ impl std::fmt::Debug for TokenizedGrammar {
 }
 
 impl TokenizedGrammar {
-    /// Pairs a grammar with a vocabulary (builds the token trie).
+    /// Pairs a grammar with a vocabulary (builds the token trie once per vocabulary), and
+    /// computes the masks of the states where a large literal set (`enum`) starts, whose
+    /// trie walk is the costliest of a typical schema, so no request pays for it.
     pub fn new(grammar: Arc<Grammar>, vocab: Arc<Vocabulary>) -> Self {
         let index = vocab.index();
-        TokenizedGrammar {
+        let tg = TokenizedGrammar {
             grammar,
             vocab,
             index,
             cache: RwLock::new(FxMap::default()),
             config_cache: RwLock::new(FxMap::default()),
             cache_bytes: std::sync::atomic::AtomicUsize::new(0),
+        };
+        for &frame in &tg.grammar.hot {
+            tg.entry(frame);
         }
+        tg
     }
 
     /// A fresh matcher for one request.
@@ -1084,12 +1091,12 @@ impl TokenizedGrammar {
             // Only the length matters: keep the cached entry small.
             uncertain.truncate(MAX_UNCERTAIN + 1);
             return Entry {
-                set: Set::List(Vec::new()),
+                set: Arc::new(Set::List(Vec::new())),
                 uncertain,
             };
         }
         Entry {
-            set: bits.into_set(),
+            set: Arc::new(bits.into_set()),
             uncertain,
         }
     }
@@ -1172,19 +1179,20 @@ impl Matcher {
         let known = self.compute_mask_uncached(&cfg, mask);
         if cacheable {
             if let Ok(mut c) = self.tg.config_cache.write() {
-                let set = known.unwrap_or_else(|| Set::from_words(&mask.words));
+                let set = known.unwrap_or_else(|| Arc::new(Set::from_words(&mask.words)));
                 if c.len() < MAX_CONFIG_CACHE_ENTRIES
                     && Set::reserve(&self.tg.cache_bytes, set.bytes())
                 {
-                    c.insert(cfg, Arc::new(set));
+                    c.insert(cfg, set);
                 }
             }
         }
     }
 
-    /// Fills `mask` for `cfg`; returns the mask as a [`Set`] when that is a cheap copy (one
-    /// cached entry decided it alone), so that caching it needs no scan of the mask.
-    fn compute_mask_uncached(&mut self, cfg: &Config, mask: &mut TokenMask) -> Option<Set> {
+    /// Fills `mask` for `cfg`; returns the mask as a shared [`Set`] when one set decided it
+    /// alone (a cached entry, or the walk with the real stack), so that caching it needs no
+    /// scan or copy of the mask.
+    fn compute_mask_uncached(&mut self, cfg: &Config, mask: &mut TokenMask) -> Option<Arc<Set>> {
         let g = &*self.tg.grammar;
         let vocab = &*self.tg.vocab;
         let mut closed = Vec::new();
@@ -1192,6 +1200,8 @@ impl Matcher {
         let mut accepting = false;
         let mut entries = 0;
         let mut sole: Option<Arc<Entry>> = None;
+        // The mask of a lone stack walked with its real stack (moved into the cache as is).
+        let mut walked: Option<Arc<Set>> = None;
         let mut seen_tops: Vec<Frame> = Vec::new();
         for st in &closed {
             let Some(&top) = st.last() else { continue };
@@ -1215,6 +1225,7 @@ impl Matcher {
                 // Cheaper to walk the trie once with the real stack.
                 let full = self.tg.compute_entry(st, false);
                 full.set.or_into(&mut mask.words);
+                walked = Some(full.set);
                 continue;
             }
             for &t in &e.uncertain {
@@ -1238,11 +1249,10 @@ impl Matcher {
             }
             return None;
         }
-        match (entries, sole) {
-            (1, Some(e)) => Some(match &e.set {
-                Set::Bits(b) => Set::Bits(b.clone()),
-                Set::List(l) => Set::List(l.clone()),
-            }),
+        match (entries, sole, walked) {
+            (1, Some(e), _) => Some(Arc::clone(&e.set)),
+            // The given-up entry added nothing: the walk is the whole mask.
+            (1, None, Some(set)) => Some(set),
             _ => None,
         }
     }

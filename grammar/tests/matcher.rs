@@ -463,3 +463,72 @@ fn mask_exact_large_object() {
         ],
     );
 }
+
+/// A large `enum` (a literal trie whose first mask is computed by `TokenizedGrammar::new`)
+/// spliced into an object, and the same set as a `oneOf` branch.
+#[test]
+fn mask_exact_large_enum_precomputed() {
+    let words: Vec<String> = (0..90)
+        .map(|i| format!("{}{}", ["ab", "a", "name", "b"][i % 4], i))
+        .chain(["ab".to_owned(), "true".to_owned()])
+        .collect();
+    exact_masks(
+        json!({
+            "type": "object",
+            "properties": {
+                "p": {"enum": words},
+                "q": {"oneOf": [{"enum": words}, {"type": "integer"}]}
+            },
+            "required": ["p", "q"],
+            "additionalProperties": false
+        }),
+        CompileOptions::default(),
+        &[
+            r#"{"p":"ab","q":12}"#,
+            r#"{"p":"name2","q":"b87"}"#,
+            r#"{"p":"true","q":"ab"}"#,
+        ],
+    );
+    // The enum alone at the root.
+    exact_masks(
+        json!({"enum": words}),
+        CompileOptions::default(),
+        &[r#""a1""#, r#""ab""#],
+    );
+}
+
+/// `email` and `hostname` (DFAs built directly, spliced into the object) and in a `oneOf`.
+#[test]
+fn mask_exact_email_and_hostname() {
+    exact_masks(
+        json!({
+            "type": "object",
+            "properties": {
+                "e": {"type": "string", "format": "email"},
+                "h": {"type": "string", "format": "hostname"},
+                "o": {"oneOf": [{"type": "string", "format": "email"}, {"type": "null"}]},
+                "l": {"type": "string", "format": "email", "maxLength": 6}
+            },
+            "required": ["e", "h"],
+            "additionalProperties": false
+        }),
+        CompileOptions::default(),
+        &[
+            r#"{"e":"a.b@name-1.ab","h":"ab"}"#,
+            r#"{"e":"{a}@x","h":"a-b.c","o":"ab@ab","l":"a@b.c"}"#,
+            r#"{"e":"n@a","h":"a","o":null}"#,
+        ],
+    );
+    let g = Grammar::from_json_schema(
+        &json!({"type": "string", "format": "hostname"}),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let long = format!("\"{}\"", "a".repeat(30));
+    assert_eq!(g.accepts(long.as_bytes()), Ok(()));
+    let too_long = format!("\"{}\"", "a".repeat(31));
+    assert!(g.accepts(too_long.as_bytes()).is_err());
+    assert!(g.accepts(br#""a.b.c.d.e.f.g.h""#).is_ok());
+    assert!(g.accepts(br#""a.b.c.d.e.f.g.h.i""#).is_err());
+    assert!(g.accepts(br#""a-.b""#).is_err());
+}
