@@ -19,9 +19,10 @@ fn config(name: &str, max: u64) -> Config {
         seed: 7,
         slow_bound: Duration::from_secs(2),
         out_dir: out_dir(name),
-        suite_dir: Some(PathBuf::from(
-            "/work/shared/json-schema-test-suite/tests/draft2020-12",
-        )),
+        suite_dir: Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/json-schema-test-suite/tests/draft2020-12"
+        ))),
         hang_timeout: Duration::from_secs(60),
         max_rss_bytes: 2 << 30,
     }

@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use trellis_fuzz::{run, Config, GrammarTarget};
 
-const DEFAULT_SUITE: &str = "/work/shared/json-schema-test-suite/tests/draft2020-12";
+/// The JSON-Schema-Test-Suite in `../shared/` beside the repository.
+const DEFAULT_SUITE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/json-schema-test-suite/tests/draft2020-12"
+);
 
 fn usage(msg: &str) -> ExitCode {
     eprintln!("fuzz-compile: {msg}");
