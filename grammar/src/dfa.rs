@@ -287,6 +287,23 @@ impl Raw {
     }
 }
 
+/// Byte classes for a directly built DFA: each `used` byte below [`FIRST_INVALID`] is its
+/// own class, the other valid bytes share one, the invalid bytes another (as
+/// [`renumber`] returns them).
+fn classes_of_used_bytes(used: &[bool; 256]) -> ([u8; 256], Vec<u8>) {
+    let mut keys = [0u8; 256];
+    for (b, k) in keys.iter_mut().enumerate() {
+        *k = if b >= FIRST_INVALID {
+            FIRST_INVALID as u8 + 1
+        } else if used[b] {
+            b as u8
+        } else {
+            FIRST_INVALID as u8
+        };
+    }
+    renumber(&keys)
+}
+
 /// Dense class ids (0..n) in byte order plus one representative byte per class.
 fn renumber(keys: &[u8; 256]) -> ([u8; 256], Vec<u8>) {
     let mut map = [u16::MAX; 256];
@@ -597,18 +614,7 @@ pub(crate) fn from_literals(lits: &[Vec<u8>], max_states: usize) -> Result<Raw, 
             }
         }
     }
-    // Each byte that occurs is its own class; the others share one (invalid bytes apart).
-    let mut keys = [0u8; 256];
-    for (b, k) in keys.iter_mut().enumerate() {
-        *k = if used[b] && b < FIRST_INVALID {
-            b as u8
-        } else if b < FIRST_INVALID {
-            FIRST_INVALID as u8
-        } else {
-            FIRST_INVALID as u8 + 1
-        };
-    }
-    let (cls, reps) = renumber(&keys);
+    let (cls, reps) = classes_of_used_bytes(&used);
     let nc = reps.len();
     let mut raw = Raw::empty(cls, nc);
     raw.start = raw.push_state();
@@ -1038,21 +1044,11 @@ pub(crate) fn object_raw(
     max_states: usize,
 ) -> Result<Raw, CompileError> {
     let n = members.len();
-    let mut keys = [0u8; 256];
     let mut used = [false; 256];
     for b in members.iter().flat_map(|m| m.0.iter()).chain(b"{},") {
         used[*b as usize] = true;
     }
-    for (b, k) in keys.iter_mut().enumerate() {
-        *k = if used[b] && b < FIRST_INVALID {
-            b as u8
-        } else if b < FIRST_INVALID {
-            FIRST_INVALID as u8
-        } else {
-            FIRST_INVALID as u8 + 1
-        };
-    }
-    let (cls, reps) = renumber(&keys);
+    let (cls, reps) = classes_of_used_bytes(&used);
     let nc = reps.len();
     let mut raw = Raw::empty(cls, nc);
     raw.start = raw.push_state();

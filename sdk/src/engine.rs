@@ -235,18 +235,14 @@ impl<'m> Engine<'m> {
                 count: several.len(),
             }),
         };
-        match set {
-            Ok(()) => {
-                self.ctx.clear_kv_cache();
-                self.cached.clear();
-                self.reserve_pending = true;
-                self.adapters = adapters;
-                Ok(())
-            }
-            // The previous adapters stay attached and referenced; the next request tries
-            // again.
-            Err(e) => Err(e),
-        }
+        // On failure the previous adapters stay attached and referenced; the next request
+        // tries again.
+        set?;
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+        self.reserve_pending = true;
+        self.adapters = adapters;
+        Ok(())
     }
 
     /// The context window: the configured size (llama.cpp may allocate a little more).
